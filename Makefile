@@ -1,0 +1,50 @@
+# Deep-learning lab kit. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup data run test student colab check bench bench-quick outputs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the pinned requirements and labhelpers (offline-safe after that)
+
+data: $(STAMP)  ## rebuild the small data in data/ from packaged data (only what is missing)
+	$(PY) -m labhelpers.assets
+
+run: $(STAMP) data  ## execute every solution lab at full settings into results/executed/ (papermill)
+	$(PY) -m labhelpers.instructor run --out results/executed
+
+test: $(STAMP) data  ## run the tests: unit tests, smoke run of every lab, nbval, student notebooks, drift
+	$(PY) -m pytest -q
+
+student: $(STAMP)  ## regenerate the student notebooks from the solutions (refuses to clobber hand edits)
+	$(PY) -m labhelpers.instructor student
+
+colab: $(STAMP)  ## refresh the Colab badge and set-up cells from pyproject's [tool.labhelpers]
+	$(PY) -m labhelpers.instructor colab
+
+check: $(STAMP)  ## check student notebooks for drift, leaked solutions, outputs and missing parameters
+	$(PY) -m labhelpers.instructor check
+
+bench: $(STAMP)  ## benchmark training/inference side by side; writes results/bench.json and a table
+	$(PY) -m labhelpers.bench
+
+bench-quick: $(STAMP)  ## the benchmark's quick mode (under 2 minutes; what CI runs)
+	$(PY) -m labhelpers.bench --quick
+
+outputs: $(STAMP) data  ## re-execute the solution notebooks in place so their stored outputs are current
+	$(PY) -m labhelpers.instructor run --inplace
+
+clean:  ## remove generated results, caches and build files (keeps .venv and data/)
+	rm -rf results/executed results/smoke results/figures results/*.pth build .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,55 @@
+"""labhelpers: the small helper package every lab notebook imports.
+
+The public API is listed in ``__all__``. Each name lives in one module (one concern per module);
+they are imported on first use, so ``import labhelpers`` stays fast and does not load torch until a
+lab needs it. Self-checks live in ``labhelpers.checks``; instructor tooling in
+``labhelpers.instructor`` (never imported by student notebooks).
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# name -> module that defines it
+_API = {
+    # device.py
+    "get_device": "device", "describe_device": "device", "set_seed": "device", "in_colab": "device",
+    "set_threads": "device",
+    # data.py
+    "mnist_loaders": "data", "load_mnist": "data", "TensorLoader": "data", "MNIST_MEAN": "data",
+    "MNIST_STD": "data", "normalize_mnist": "data",
+    # models.py
+    "NetFF": "models", "NetCNN": "models", "LeNet": "models", "LeNetModified": "models",
+    "model_summary": "models", "count_parameters": "models",
+    # train.py
+    "train_one_epoch": "train", "evaluate": "train", "fit": "train", "predict": "train",
+    "save_checkpoint": "train", "load_checkpoint": "train",
+    # images.py
+    "load_image": "images", "load_digit": "images",
+    # imagenet.py
+    "imagenet_classes": "imagenet", "load_pretrained": "imagenet", "classify": "imagenet",
+    # numpy_ref.py
+    "conv_output_size": "numpy_ref", "conv1d_numpy": "numpy_ref", "conv2d_numpy": "numpy_ref",
+    "correlate2d_numpy": "numpy_ref", "max_pool2d_numpy": "numpy_ref",
+    # viz.py
+    "show_images": "viz", "plot_history": "viz", "plot_confusion_matrix": "viz",
+    "confusion_matrix": "viz", "show_misclassified": "viz", "plot_topk": "viz",
+    "show_kernels": "viz", "show_feature_maps": "viz",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    """Import the module that defines ``name`` on first access (PEP 562)."""
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labhelpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"labhelpers.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,63 @@
+"""Self-checks for the lab exercises: ``check_<exercise>(...)`` prints expected versus received.
+
+Each lab has its own module (``labhelpers.checks.<topic>``); notebooks import from there, e.g.
+``from labhelpers.checks.cnn import check_conv2d``. A check never raises for a wrong or missing
+answer: it prints what was expected and what it received, and returns True or False, so a
+student notebook keeps running top to bottom.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def report(exercise: str, ok: bool, expected: Any = None, received: Any = None, hint: str = "") -> bool:
+    """Print one verdict in the kit's format and return ``ok`` (used by every check_* function)."""
+    if ok:
+        print(f"[OK] {exercise}")
+        return True
+    print(f"[FAIL] {exercise}")
+    if expected is not None or received is not None:
+        print(f"  expected: {_short(expected)}\n  received: {_short(received)}")
+    if hint:
+        print(f"  hint: {hint}")
+    return False
+
+
+def attempt(exercise: str, fn: Callable, *args, **kwargs) -> tuple[bool, Any]:
+    """Call the student's ``fn``; turn NotImplementedError/any exception into a printed verdict.
+
+    Returns (True, result) when the call returned, (False, None) otherwise.
+    """
+    try:
+        return True, fn(*args, **kwargs)
+    except NotImplementedError:
+        print(f"[TODO] {exercise}: not implemented yet (replace the `raise NotImplementedError` "
+              "line with your code, then re-run this cell)")
+    except Exception as exc:  # the student's code raised: show it, keep the notebook going
+        print(f"[FAIL] {exercise}: your code raised {type(exc).__name__}: {exc}")
+    return False, None
+
+
+def close(received: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
+    """True when ``received`` has ``expected``'s shape and values (plain ndarray comparison).
+
+    The received value is converted with ``np.asarray(..., dtype=float)`` first, so an object that
+    pretends to equal everything cannot pass.
+    """
+    if hasattr(received, "detach"):  # a torch tensor
+        received = received.detach().cpu().numpy()
+    if hasattr(expected, "detach"):
+        expected = expected.detach().cpu().numpy()
+    try:
+        r = np.asarray(received, dtype=float)
+        e = np.asarray(expected, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return r.shape == e.shape and bool(np.allclose(r, e, atol=atol, rtol=rtol))
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = np.array2string(value, precision=4, threshold=40) if isinstance(value, np.ndarray) else repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."

@@ -1,0 +1,390 @@
+"""Solution -> student notebooks, drift/leak checks and Colab headers (instructor tooling, all labs)."""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+SOLUTION_SUFFIX, STUDENT_SUFFIX = "_solution.ipynb", "_student.ipynb"
+BADGE_TAG, SETUP_TAG = "colab-badge", "colab-setup"
+PARAMETERS_TAG, INJECTED_TAG = "parameters", "injected-parameters"
+MARKDOWN_ANSWER = "*Write your answer here.*"
+LEAK_MIN_CHARS = 20
+_CODE_BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?P<rest>(\s.*)?)$")
+_CODE_END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
+_MD_BEGIN = re.compile(r"^(?P<indent>[ \t]*)<!-- BEGIN SOLUTION -->\s*$")
+_MD_END = re.compile(r"^[ \t]*<!-- END SOLUTION -->\s*$")
+_DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)")
+_SETUP_TEMPLATE = '''\
+# Set-up: inside Google Colab this installs labhelpers and fetches the lab's data (about 1 minute);
+# elsewhere it only makes sure paths are relative to the repository root.
+import os, subprocess, sys
+REPO_URL = "{repo_url}"
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/labkit"):
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", REPO_URL, "/content/labkit"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/labkit"], check=True)
+    os.chdir("/content/labkit")
+elif not os.path.isdir("data") and os.path.isdir(os.path.join("..", "data")):
+    os.chdir("..")  # opened from notebooks/: work from the repository root'''
+
+
+class NotebookError(ValueError):
+    """A notebook cannot be processed (bad markers, invalid Python, edited student file...)."""
+
+
+# ----------------------------------------------------------------------------- small helpers
+def list_labs(root: str | Path) -> list[str]:
+    """Names ``NN_name`` of every ``notebooks/NN_name_solution.ipynb`` under the repository ``root``."""
+    folder = Path(root) / "notebooks"
+    return sorted(p.name[: -len(SOLUTION_SUFFIX)] for p in folder.glob("*" + SOLUTION_SUFFIX))
+
+
+def lab_paths(root: str | Path, name: str) -> tuple[Path, Path]:
+    """(solution path, student path) of lab ``name`` (``NN_name``, a file name or path is accepted)."""
+    name = Path(name).name
+    for suffix in (SOLUTION_SUFFIX, STUDENT_SUFFIX, ".ipynb"):
+        name = name[: -len(suffix)] if name.endswith(suffix) else name
+    folder = Path(root) / "notebooks"
+    return folder / (name + SOLUTION_SUFFIX), folder / (name + STUDENT_SUFFIX)
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _dumps(nb) -> str:
+    """Exactly the text ``nbformat.write`` puts in a file (deterministic: sorted keys)."""
+    buffer = io.StringIO()
+    nbformat.write(nb, buffer)
+    return buffer.getvalue()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read(path: Path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def _atomic_write(path: Path, text: str, *, allow_solution: bool = False) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half a notebook)."""
+    if path.name.endswith(SOLUTION_SUFFIX) and not allow_solution:
+        raise NotebookError(f"{path}: refusing to write a solution notebook")
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fp:
+            fp.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- solution regions
+def strip_solution(source: str, cell_type: str, where: str, exercise: str = "exercise") -> tuple[str, list[str]]:
+    """Replace the solution regions of one cell's ``source``; return (student source, removed lines).
+
+    ``where`` (e.g. ``"01_conv_solution.ipynb, cell 5"``) names the cell in error messages.
+    """
+    code = cell_type == "code"
+    begin, end = (_CODE_BEGIN, _CODE_END) if code else (_MD_BEGIN, _MD_END)
+    out: list[str] = []
+    removed: list[str] = []
+    open_at: int | None = None
+    for lineno, line in enumerate(source.split("\n"), start=1):
+        b, e = begin.match(line), end.match(line)
+        if not (b or e) and ("BEGIN SOLUTION" in line or "END SOLUTION" in line):
+            wanted = "### BEGIN/END SOLUTION" if code else "<!-- BEGIN/END SOLUTION -->"
+            raise NotebookError(f"{where}, line {lineno}: malformed solution marker {line.strip()!r}; "
+                                f"in a {cell_type} cell write it alone on its line as {wanted}")
+        if b:
+            if open_at is not None:
+                raise NotebookError(f"{where}, line {lineno}: nested BEGIN SOLUTION (the region opened on "
+                                    f"line {open_at} is not closed); add the missing END SOLUTION")
+            open_at, indent = lineno, b["indent"]
+            if code:
+                hint = re.sub(r"^hint:\s*", "", b["rest"].strip(), flags=re.IGNORECASE)
+                message = hint or f"{exercise}: replace this line with your code"
+                out += [f"{indent}# YOUR CODE HERE",
+                        f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"]
+            else:
+                out.append(indent + MARKDOWN_ANSWER)
+        elif e:
+            if open_at is None:
+                raise NotebookError(f"{where}, line {lineno}: END SOLUTION without a BEGIN SOLUTION; "
+                                    "add the BEGIN marker or delete this line")
+            open_at = None
+        elif open_at is not None:
+            removed.append(line)
+        else:
+            out.append(line)
+    if open_at is not None:
+        raise NotebookError(f"{where}, line {open_at}: BEGIN SOLUTION is never closed; add END SOLUTION")
+    return "\n".join(out), removed
+
+
+def _check_python(source: str, where: str) -> None:
+    """Raise NotebookError when ``source`` (IPython ``%``/``!`` lines ignored) is not valid Python."""
+    if source.lstrip().startswith("%%"):
+        return  # a cell magic: the body need not be Python
+    lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in source.split("\n")]
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError as err:
+        raise NotebookError(f"{where}: the student version is not valid Python ({err.msg}, line {err.lineno}); "
+                            "put BEGIN/END SOLUTION around whole statements, preferably inside a function body")
+
+
+def _enclosing_function(source: str) -> str | None:
+    """Name of the last ``def`` before the first BEGIN marker in a cell (names the exercise)."""
+    name = None
+    for line in source.split("\n"):
+        if _CODE_BEGIN.match(line):
+            return name
+        m = _DEF.match(line)
+        name = m["name"] if m else name
+    return None
+
+
+# ----------------------------------------------------------------------------- colab header
+def repository_settings(root: str | Path) -> tuple[str, str]:
+    """(repository URL, branch) from ``[tool.labhelpers]`` in ``root/pyproject.toml``."""
+    path = Path(root) / "pyproject.toml"
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["labhelpers"]
+        repo = str(settings["repository"]).rstrip("/").removesuffix(".git")
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
+        raise NotebookError(f"{path}: cannot read [tool.labhelpers] repository ({err}); add "
+                            'repository = "https://github.com/OWNER/REPO" and branch = "main"') from err
+    branch = str(settings.get("branch", "main"))
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo):
+        raise NotebookError(f"{path}: repository = {repo!r} is not https://github.com/OWNER/REPO; fix it")
+    if not re.fullmatch(r"[\w./-]+", branch):
+        raise NotebookError(f"{path}: branch = {branch!r} is not a plain git branch name; fix it")
+    return repo, branch
+
+
+def colab_header_sources(root: str | Path, filename: str) -> tuple[str, str]:
+    """(badge markdown, set-up code) for the notebook ``notebooks/<filename>``."""
+    repo, branch = repository_settings(root)
+    colab = repo.replace("https://github.com/", "https://colab.research.google.com/github/", 1)
+    badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+             f"({colab}/blob/{branch}/notebooks/{filename})")
+    return badge, _SETUP_TEMPLATE.format(repo_url=repo, branch=branch)
+
+
+def apply_colab_header(nb, badge: str, setup: str):
+    """Return a copy of ``nb`` whose cells 0 and 1 are the badge and set-up cells (reused if tagged)."""
+    nb = copy.deepcopy(nb)
+    wanted = [(BADGE_TAG, "markdown", badge), (SETUP_TAG, "code", setup)]
+    header = []
+    for tag, cell_type, source in wanted:
+        found = [i for i, cell in enumerate(nb.cells) if tag in _tags(cell)]
+        if len(found) > 1:
+            raise NotebookError(f"cells {found} are all tagged {tag!r}; keep one and remove the tag from the others")
+        if found and nb.cells[found[0]].cell_type == cell_type:
+            cell = nb.cells.pop(found[0])
+        else:
+            if found:
+                raise NotebookError(f"cell {found[0]} is tagged {tag!r} but is not a {cell_type} cell; fix it")
+            new = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+            cell = new(source, metadata={"tags": [tag]})
+            if nb.nbformat_minor >= 5:
+                cell.id = tag
+            else:
+                cell.pop("id", None)
+        if cell_type == "code" and cell.source != source:
+            cell.outputs, cell.execution_count = [], None
+        cell.source = source
+        header.append(cell)
+    nb.cells[:0] = header
+    return nb
+
+
+def _header_current(nb, badge: str, setup: str) -> bool:
+    return (len(nb.cells) >= 2 and [c.source for c in nb.cells[:2]] == [badge, setup]
+            and BADGE_TAG in _tags(nb.cells[0]) and SETUP_TAG in _tags(nb.cells[1]))
+
+
+def update_colab_headers(root: str | Path, names: list[str] | None = None) -> list[tuple[str, Path]]:
+    """Write/refresh the two Colab header cells of each solution notebook; [(status, path)]."""
+    results = []
+    for name in names or list_labs(root):
+        path = lab_paths(root, name)[0]
+        nb = _read(path)
+        text = _dumps(apply_colab_header(nb, *colab_header_sources(root, path.name)))
+        if text == path.read_text(encoding="utf-8"):
+            results.append(("unchanged", path))
+        else:
+            _atomic_write(path, text, allow_solution=True)
+            results.append(("written", path))
+    return results
+
+
+# ----------------------------------------------------------------------------- student notebooks
+def _solution_regions(solution, lab: str, filename: str):
+    """Yield (index, cell, student source, removed lines) for every cell of a solution notebook."""
+    exercise = 0
+    for index, cell in enumerate(solution.cells):
+        where = f"{filename}, cell {index}"
+        if cell.cell_type not in ("code", "markdown"):
+            yield index, cell, cell.source, []
+            continue
+        exercise += cell.source.count("BEGIN SOLUTION")
+        func = _enclosing_function(cell.source) if cell.cell_type == "code" else None
+        label = f"{lab} exercise {exercise}" + (f" ({func})" if func else "")
+        source, removed = strip_solution(cell.source, cell.cell_type, where, label)
+        if cell.cell_type == "code" and removed is not None and source != cell.source:
+            _check_python(source, where)
+        yield index, cell, source, removed
+
+
+def make_student(solution, root: str | Path, name: str):
+    """Return (student notebook, removed solution lines) built from the ``solution`` notebook of ``name``."""
+    sol_path, stu_path = lab_paths(root, name)
+    student = copy.deepcopy(solution)
+    student.metadata.pop("labkit", None)
+    removed_all: list[str] = []
+    for index, cell, source, removed in _solution_regions(solution, sol_path.stem[: -len("_solution")], sol_path.name):
+        target = student.cells[index]
+        target.source = source
+        removed_all += removed
+        if target.cell_type == "code":
+            target.outputs, target.execution_count = [], None
+    student = apply_colab_header(student, *colab_header_sources(root, stu_path.name))
+    solution_sha = _sha256(json.dumps([[c.cell_type, c.source] for c in solution.cells], ensure_ascii=False))
+    student.metadata["labkit"] = {"generated_from": sol_path.name, "solution_sha256": solution_sha,
+                                  "student_sha256": _student_sha(student)}
+    return student, removed_all
+
+
+def _student_sha(nb) -> str:
+    """sha256 of the notebook text without its ``labkit`` metadata."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("labkit", None)
+    return _sha256(_dumps(nb))
+
+
+def generate_student(root: str | Path, name: str, force: bool = False) -> str:
+    """Write ``NN_name_student.ipynb`` from its solution; return "written" or "unchanged".
+
+    Raises NotebookError when the student file was edited by hand (unless ``force``).
+    """
+    sol_path, stu_path = lab_paths(root, name)
+    if not sol_path.is_file():
+        raise NotebookError(f"{sol_path}: no such solution notebook; known labs: {', '.join(list_labs(root))}")
+    text = _dumps(make_student(_read(sol_path), root, name)[0])
+    if stu_path.exists():
+        if stu_path.read_text(encoding="utf-8") == text:
+            return "unchanged"
+        current = _read(stu_path)
+        recorded = current.metadata.get("labkit", {}).get("student_sha256")
+        if not force and recorded is None:
+            raise NotebookError(f"{stu_path}: has no labkit metadata (not generated by this tool); move any "
+                                f"edits into {sol_path.name}, then re-run with --force to overwrite it")
+        if not force and recorded != _student_sha(current):
+            raise NotebookError(f"{stu_path}: was edited by hand since it was generated; move your edits into "
+                                f"{sol_path.name}, then re-run with --force to overwrite it")
+    _atomic_write(stu_path, text)
+    return "written"
+
+
+def generate_students(root: str | Path, names: list[str] | None = None,
+                      force: bool = False) -> list[tuple[str, Path, str]]:
+    """Run :func:`generate_student` for ``names`` (default: all labs); [(status, path, message)]."""
+    results = []
+    for name in names or list_labs(root):
+        path = lab_paths(root, name)[1]
+        try:
+            results.append((generate_student(root, name, force), path, ""))
+        except NotebookError as err:
+            results.append(("refused", path, str(err)))
+    return results
+
+
+# ----------------------------------------------------------------------------- checks
+def check_notebooks(root: str | Path) -> list[str]:
+    """Every problem found in ``root/notebooks`` (drift, leaks, outputs, header, parameters); [] if fine."""
+    root = Path(root)
+    problems: list[str] = []
+    labs = list_labs(root)
+    for path in sorted((root / "notebooks").glob("*" + STUDENT_SUFFIX)):
+        if path.name[: -len(STUDENT_SUFFIX)] not in labs:
+            problems.append(f"{path}: student notebook without a {SOLUTION_SUFFIX} source; delete it or add one")
+    for name in labs:
+        sol_path, stu_path = lab_paths(root, name)
+        try:
+            solution = _read(sol_path)
+            expected, removed = make_student(solution, root, name)
+            if not _header_current(solution, *colab_header_sources(root, sol_path.name)):
+                problems.append(f"{sol_path}: Colab header cells missing or out of date; "
+                                "run python -m labhelpers.instructor colab")
+        except NotebookError as err:
+            problems.append(str(err))
+            continue
+        if not any(PARAMETERS_TAG in _tags(c) for c in solution.cells):
+            problems.append(f"{sol_path}: no cell tagged 'parameters'; tag the cell holding SMOKE, EPOCHS, ...")
+        if not stu_path.is_file():
+            problems.append(f"{stu_path}: missing; run python -m labhelpers.instructor student {name}")
+            continue
+        student = _read(stu_path)
+        problems += [f"{stu_path}: {p}" for p in _student_problems(student, expected, removed, root)]
+    return problems
+
+
+def _student_problems(student, expected, removed: list[str], root: Path) -> list[str]:
+    """Problems of one committed student notebook compared with the ``expected`` one."""
+    problems = []
+    if _dumps(student) != _dumps(expected):
+        problems.append("differs from what the generator produces (drift); run "
+                        "python -m labhelpers.instructor student (add --force to discard hand edits)")
+    allowed = {line.strip() for cell in expected.cells for line in cell.source.split("\n")}
+    leaks = {line.strip() for line in removed if len(line.strip()) > LEAK_MIN_CHARS} - allowed
+    for index, cell in enumerate(student.cells):
+        if "BEGIN SOLUTION" in cell.source or "END SOLUTION" in cell.source:
+            problems.append(f"cell {index} contains a solution marker")
+        for line in sorted(leak for leak in leaks if leak in cell.source):
+            problems.append(f"cell {index} leaks solution text {line!r}")
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
+            problems.append(f"cell {index} has outputs or an execution count; clear them")
+    if not any(PARAMETERS_TAG in _tags(c) for c in student.cells):
+        problems.append("no cell tagged 'parameters'")
+    filename = expected.metadata["labkit"]["generated_from"].replace(SOLUTION_SUFFIX, STUDENT_SUFFIX)
+    if not _header_current(student, *colab_header_sources(root, filename)):
+        problems.append("Colab header cells missing or out of date; run python -m labhelpers.instructor student")
+    return problems
+
+
+# ----------------------------------------------------------------------------- parameters (tests / CI)
+def inject_parameters(nb, params: dict):
+    """Return a copy of ``nb`` with a code cell tagged "injected-parameters" right after the
+    "parameters" cell (as papermill does; replaces an earlier injected cell), other cells untouched."""
+    bad = [key for key in params if not str(key).isidentifier()]
+    if bad:
+        raise ValueError(f"parameter names {bad} are not Python identifiers; use names like SMOKE or EPOCHS")
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if INJECTED_TAG not in _tags(c)]
+    found = [i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in _tags(c)]
+    if not found:
+        raise ValueError("the notebook has no cell tagged 'parameters'; tag the cell that holds SMOKE, EPOCHS, ...")
+    source = "\n".join(["# Parameters"] + [f"{key} = {value!r}" for key, value in params.items()])
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    if nb.nbformat_minor >= 5:
+        cell.id = INJECTED_TAG
+    else:
+        cell.pop("id", None)
+    nb.cells.insert(found[0] + 1, cell)
+    return nb

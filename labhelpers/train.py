@@ -1,0 +1,182 @@
+"""The training loop, read like pytorch/examples mnist/main.py, plus atomic checkpoints (labs 02, 06-10)."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _autocast(device: torch.device, amp: bool | None):
+    """bfloat16 autocast on CUDA (mixed precision) unless amp=False; nothing elsewhere."""
+    if torch.device(device).type == "cuda" and amp is not False:
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
+                    device: torch.device | str, epoch: int = 1, log_interval: int | None = None,
+                    loss_fn: LossFn = F.nll_loss, scheduler=None, amp: bool | None = None,
+                    progress=None) -> dict[str, float]:
+    """One pass over ``loader``; returns {"loss": mean loss, "accuracy": % correct} (lab 02).
+
+    With ``log_interval`` it prints the seed's lines ``Train Epoch: 1 [6400/60000 (11%)]  Loss: ...``.
+    ``scheduler`` (if any) steps after every batch (one-cycle style); ``progress`` is a tqdm bar
+    advanced by one per batch.
+    """
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    n_images = len(loader.dataset) if hasattr(loader, "dataset") else None
+    for batch_idx, (X, y) in enumerate(loader):
+        X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, amp):
+            y_hat = model(X)                                   # (B, num_classes)
+            loss = loss_fn(y_hat.float(), y)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        batch = len(y)
+        total_loss += loss.detach() * batch                    # stays on device: no sync per batch
+        correct += (y_hat.detach().argmax(dim=1) == y).sum()
+        seen += batch
+        if log_interval and batch_idx % log_interval == 0:
+            print("Train Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}".format(
+                epoch, batch_idx * batch, n_images if n_images is not None else "?",
+                100.0 * batch_idx / len(loader), loss.item()))
+        if progress is not None:
+            progress.update(1)
+    if seen == 0:
+        raise ValueError("the training loader yielded no batches")
+    return {"loss": float(total_loss) / seen, "accuracy": 100.0 * float(correct) / seen}
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str,
+             loss_fn: LossFn = F.nll_loss, amp: bool | None = None) -> dict[str, float]:
+    """Mean loss and accuracy over ``loader`` (the seed's test()); returns a metric dict (lab 02)."""
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    for X, y in loader:
+        X, y = X.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            y_hat = model(X).float()                           # (B, num_classes)
+        total_loss += float(loss_fn(y_hat, y, reduction="sum"))
+        correct += int((y_hat.argmax(dim=1) == y).sum())
+        seen += len(y)
+    if seen == 0:
+        raise ValueError("the evaluation loader yielded no batches")
+    return {"loss": total_loss / seen, "accuracy": 100.0 * correct / seen,
+            "correct": correct, "total": seen}
+
+
+def _progress_bar(total: int, enabled: bool):
+    """One tqdm bar: a widget in Colab/Jupyter front ends, a sparse text bar in logs (CI)."""
+    if not enabled:
+        return None
+    from labhelpers.device import in_colab
+    if in_colab():
+        from tqdm.notebook import tqdm
+        return tqdm(total=total, unit="batch")
+    from tqdm import tqdm
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, unit="batch", file=sys.stderr, mininterval=0.5 if interactive else 30,
+                maxinterval=60, ascii=not interactive, dynamic_ncols=interactive)
+
+
+def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Optimizer,
+        device: torch.device | str, num_epochs: int, loss_fn: LossFn = F.nll_loss, scheduler=None,
+        checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
+        log_interval: int | None = None, amp: bool | None = None) -> dict[str, list[float]]:
+    """Train for ``num_epochs``, evaluating after each; returns the history (labs 02, 06-10).
+
+    History keys: epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds (cumulative
+    training time). ``checkpoint_path`` saves the state_dict after every epoch (atomically).
+    """
+    if not isinstance(num_epochs, int) or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    history: dict[str, list[float]] = {k: [] for k in (
+        "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")}
+    bar = _progress_bar(num_epochs * len(train_loader), progress)
+    elapsed = 0.0
+    try:
+        for epoch in range(1, num_epochs + 1):
+            start = time.perf_counter()
+            train = train_one_epoch(model, train_loader, optimizer, device, epoch, log_interval,
+                                    loss_fn, scheduler, amp, bar)
+            elapsed += time.perf_counter() - start
+            test = evaluate(model, test_loader, device, loss_fn, amp)
+            for key, value in (("epoch", epoch), ("train_loss", train["loss"]),
+                               ("train_accuracy", train["accuracy"]), ("test_loss", test["loss"]),
+                               ("test_accuracy", test["accuracy"]), ("seconds", elapsed)):
+                history[key].append(value)
+            if bar is not None:
+                bar.set_postfix(epoch=epoch, loss=f"{train['loss']:.3f}",
+                                test_acc=f"{test['accuracy']:.1f}%")
+            if checkpoint_path is not None:
+                save_checkpoint(model, checkpoint_path)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, X: torch.Tensor, device: torch.device | str,
+            batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted classes and class probabilities for a tensor of inputs, on the CPU (labs 02, 03)."""
+    model.eval()
+    probs = []
+    for i in range(0, len(X), batch_size):
+        out = model(X[i:i + batch_size].to(device)).float()   # (B, C) log-probabilities or logits
+        probs.append(out.softmax(dim=1).cpu())
+    probs_all = torch.cat(probs)                                # (N, C)
+    return probs_all.argmax(dim=1), probs_all
+
+
+def save_checkpoint(model: nn.Module | dict, path: str | os.PathLike) -> Path:
+    """Save a state_dict atomically: write a temporary file, then rename it into place (lab 02).
+
+    A crash mid-write leaves the previous checkpoint intact.
+    """
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    if not isinstance(state, dict):
+        raise TypeError(f"expected an nn.Module or a state_dict, got {type(model).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
+                    map_location: str | torch.device = "cpu"):
+    """Load a state_dict saved by ``save_checkpoint`` (weights_only=True); into ``model`` if given (lab 02)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train the model first (fit(..., "
+                                f"checkpoint_path={str(path)!r}) or save_checkpoint(model, path))")
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    if model is None:
+        return state
+    model.load_state_dict(state)
+    return model
