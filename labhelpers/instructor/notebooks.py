@@ -243,11 +243,11 @@ def _solution_regions(solution, lab: str, filename: str):
         if cell.cell_type not in ("code", "markdown"):
             yield index, cell, cell.source, []
             continue
-        exercise += cell.source.count("BEGIN SOLUTION")
         func = _enclosing_function(cell.source) if cell.cell_type == "code" else None
-        label = f"{lab} exercise {exercise}" + (f" ({func})" if func else "")
+        label = f"{lab} exercise {exercise + 1}" + (f" ({func})" if func else "")
+        exercise += cell.source.count("BEGIN SOLUTION")
         source, removed = strip_solution(cell.source, cell.cell_type, where, label)
-        if cell.cell_type == "code" and removed is not None and source != cell.source:
+        if cell.cell_type == "code" and source != cell.source:
             _check_python(source, where)
         yield index, cell, source, removed
 

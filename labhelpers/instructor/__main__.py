@@ -1,0 +1,112 @@
+"""Command line for the instructor tools: ``python -m labhelpers.instructor {student,check,colab}``.
+
+To add a subcommand (e.g. ``release`` or ``grade``), write ``_add_<name>(subparsers)`` that creates
+its parser and sets ``func`` (a callable taking the parsed args and returning the exit code), then
+append it to ``SUBCOMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .notebooks import NotebookError, check_notebooks, generate_students, list_labs, update_colab_headers
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _run_student(args: argparse.Namespace) -> int:
+    """Generate student notebooks; one line per notebook; 1 if any was refused."""
+    results = generate_students(args.root, args.names or None, force=args.force)
+    for status, path, message in results:
+        print(f"{status:<9} {_relative(path, args.root)}" + (f": {message}" if message else ""))
+    if not results:
+        print(f"no *_solution.ipynb notebooks in {args.root / 'notebooks'}")
+    return 1 if any(status == "refused" for status, _, _ in results) else 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    """List every problem in the notebooks; 1 if there is any."""
+    problems = check_notebooks(args.root)
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) in {len(list_labs(args.root))} lab(s)")
+    return 1 if problems else 0
+
+
+def _run_colab(args: argparse.Namespace) -> int:
+    """Write/refresh the Colab header cells of the solution notebooks."""
+    for status, path in update_colab_headers(args.root, args.names or None):
+        print(f"{status:<9} {_relative(path, args.root)}")
+    return 0
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    """Execute the solution notebooks (papermill) into --out, or in place with --inplace."""
+    from .execute import run_all
+    run_all(args.root.resolve(), (args.root / args.out).resolve(), smoke=args.smoke,
+            inplace=args.inplace, names=args.names or None)
+    return 0
+
+
+def _add_run(subparsers) -> None:
+    p = subparsers.add_parser("run", help="execute every solution notebook (full settings) into results/executed")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 02_week13_mnist (default: all)")
+    p.add_argument("--out", default="results/executed", help="folder for the executed copies")
+    p.add_argument("--smoke", action="store_true", help="run with SMOKE=True, DATA_SOURCE='offline'")
+    p.add_argument("--inplace", action="store_true", help="store fresh outputs in the solution notebooks")
+    p.set_defaults(func=_run_run)
+
+
+def _add_student(subparsers) -> None:
+    p = subparsers.add_parser("student", help="generate NN_name_student.ipynb from NN_name_solution.ipynb")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 01_convolution (default: all)")
+    p.add_argument("--force", action="store_true", help="overwrite student notebooks edited by hand")
+    p.set_defaults(func=_run_student)
+
+
+def _add_check(subparsers) -> None:
+    p = subparsers.add_parser("check", help="fail on drift, leaked solutions, outputs, missing header/parameters")
+    p.set_defaults(func=_run_check)
+
+
+def _add_colab(subparsers) -> None:
+    p = subparsers.add_parser("colab", help="write/refresh the Colab badge and set-up cells of solution notebooks")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 01_convolution (default: all)")
+    p.set_defaults(func=_run_colab)
+
+
+SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per entry of ``SUBCOMMANDS``."""
+    parser = argparse.ArgumentParser(prog="python -m labhelpers.instructor", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; return its exit code."""
+    args = build_parser().parse_args(argv)
+    if not (args.root / "notebooks").is_dir():
+        print(f"error: no notebooks/ folder in {args.root.resolve()}; run from the repository root or pass --root",
+              file=sys.stderr)
+        return 1
+    try:
+        return args.func(args)
+    except NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

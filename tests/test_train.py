@@ -1,0 +1,105 @@
+"""labhelpers.train: learning on real digits, reproducibility, checkpoints that survive crashes."""
+import os
+
+import pytest
+import torch
+
+import labhelpers.train as train_mod
+from labhelpers.data import mnist_loaders
+from labhelpers.device import set_seed
+from labhelpers.models import NetCNN, NetFF
+from labhelpers.train import evaluate, fit, load_checkpoint, predict, save_checkpoint, train_one_epoch
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    return mnist_loaders(batch_size=32, source="offline", device="cpu", verbose=False)
+
+
+def test_netcnn_trained_briefly_on_offline_digits_beats_90_percent(loaders):
+    set_seed(1)
+    model = NetCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    history = fit(model, *loaders, optimizer, "cpu", num_epochs=2, progress=False)
+    assert history["test_accuracy"][-1] > 90.0
+    assert len(history["epoch"]) == 2 and history["seconds"][1] > history["seconds"][0]
+
+
+def _one_epoch_loss(loaders, seed):
+    set_seed(seed)
+    train_loader, _ = mnist_loaders(batch_size=64, source="offline", device="cpu", train_size=640,
+                                    verbose=False)
+    model = NetFF()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return train_one_epoch(model, train_loader, optimizer, "cpu")["loss"]
+
+
+def test_same_seed_gives_identical_loss(loaders):
+    assert _one_epoch_loss(loaders, 7) == _one_epoch_loss(loaders, 7)
+
+
+def test_different_seed_gives_a_different_loss(loaders):
+    assert _one_epoch_loss(loaders, 7) != _one_epoch_loss(loaders, 8)
+
+
+def test_seed_log_lines_match_the_slides_format(loaders, capsys):
+    set_seed(1)
+    model = NetFF()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    train_one_epoch(model, loaders[0], optimizer, "cpu", epoch=1, log_interval=100)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Train Epoch: 1 [0/4000 (0%)]\tLoss: ")
+    assert lines[1].startswith("Train Epoch: 1 [3200/4000 (80%)]")
+
+
+def test_evaluate_counts_correct_predictions(loaders):
+    metrics = evaluate(NetCNN(), loaders[1], "cpu")
+    assert metrics["total"] == 1000 and 0 <= metrics["correct"] <= 1000
+    assert metrics["accuracy"] == pytest.approx(100 * metrics["correct"] / 1000)
+
+
+def test_predict_returns_classes_and_probabilities():
+    y_hat, probs = predict(NetCNN(), torch.randn(7, 1, 28, 28), "cpu", batch_size=3)
+    assert y_hat.shape == (7,) and probs.shape == (7, 10)
+    assert torch.allclose(probs.sum(1), torch.ones(7), atol=1e-5)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = NetCNN()
+    path = save_checkpoint(model, tmp_path / "sub" / "model.pth")
+    restored = load_checkpoint(path, NetCNN())
+    for a, b in zip(model.state_dict().values(), restored.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_interrupted_checkpoint_write_leaves_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "model.pth"
+    save_checkpoint({"w": torch.ones(3)}, path)
+    before = path.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(train_mod.torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"w": torch.zeros(3)}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pth"]  # no temp file left behind
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"model": NetCNN()}, path)  # a whole pickled module, not a state_dict
+    with pytest.raises(Exception):
+        load_checkpoint(path)
+
+
+def test_missing_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        load_checkpoint(tmp_path / "nope.pth")
+
+
+def test_fit_rejects_zero_epochs(loaders):
+    with pytest.raises(ValueError, match="num_epochs"):
+        fit(NetFF(), *loaders, torch.optim.SGD(NetFF().parameters(), lr=0.1), "cpu", 0)
