@@ -31,7 +31,7 @@ _API = {
     "imagenet_classes": "imagenet", "load_pretrained": "imagenet", "classify": "imagenet",
     # numpy_ref.py
     "conv_output_size": "numpy_ref", "conv1d_numpy": "numpy_ref", "conv2d_numpy": "numpy_ref",
-    "correlate2d_numpy": "numpy_ref", "max_pool2d_numpy": "numpy_ref",
+    "correlate2d_numpy": "numpy_ref", "max_pool2d_numpy": "numpy_ref", "padding_for": "numpy_ref",
     # viz.py
     "show_images": "viz", "plot_history": "viz", "plot_confusion_matrix": "viz",
     "confusion_matrix": "viz", "show_misclassified": "viz", "plot_topk": "viz",

@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - data.py ships with the package; kept f
 MAX_IMAGE_PIXELS = 89_478_485  # same limit as PIL's default (about 0.25 GiB of 24-bit pixels)
 DIGIT_SIZE = 20                # MNIST: the digit's larger side is 20 px ...
 CANVAS_SIZE = 28               # ... inside a 28 x 28 canvas, centre of mass at (14, 14)
+NOISE_FLOOR = 0.05             # ink below 5% of full contrast is background (JPEG ringing, paper)
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error, IndexError)
 
 
@@ -152,7 +153,7 @@ def load_digit(path: str | os.PathLike | Image.Image) -> torch.Tensor:
         raise ValueError(f"{name}: no digit found (the image is blank or has almost no contrast); "
                          "photograph a dark digit on light paper, filling most of the frame")
     gray = np.clip((gray - background) / (peak - background), 0.0, 1.0)
-    noise = min(float(np.percentile(_border(gray), 95)) * 1.5, 0.5)
+    noise = min(max(3 * float(np.percentile(_border(gray), 95)), NOISE_FLOOR), 0.5)
     gray[gray <= noise] = 0.0                                      # clean paper texture / JPEG noise
     rows, cols = np.flatnonzero(gray.any(axis=1)), np.flatnonzero(gray.any(axis=0))
     if rows.size == 0:

@@ -1,5 +1,5 @@
 """Matplotlib plots shared by the labs: image grids, training curves, confusion matrices, top-k bars,
-filters and feature maps (labs 01-06).
+filters and feature maps (labs 01-03, 06-10).
 
 Every function returns the matplotlib ``Figure`` and never calls ``plt.show()``, so it also runs
 headless (CI, Agg backend). In a notebook the figure is shown at the end of the cell; assign the
@@ -90,7 +90,7 @@ def _imshow(ax: Axes, ready: tuple[np.ndarray, bool], cmap: str = "gray") -> Non
 
 def show_images(images: Any, labels: Sequence[Any] | None = None, ncols: int = 8,
                 title: str | None = None, cmap: str = "gray") -> Figure:
-    """Grid of images with optional per-image labels (labs 01-06: data batches, test digits)."""
+    """Grid of images with optional per-image labels (labs 01-03, 06-10: data batches, test digits)."""
     items = _split_images(images)
     if labels is not None and len(labels) != len(items):
         raise ValueError(f"got {len(items)} images but {len(labels)} labels; pass one label per image")
@@ -108,7 +108,7 @@ def show_images(images: Any, labels: Sequence[Any] | None = None, ncols: int = 8
 
 
 def plot_history(history: Mapping[str, Any], metrics: Sequence[str] = ("loss", "accuracy")) -> Figure:
-    """Train vs test curves per metric from fit()'s history, or {name: history} to compare (labs 02-05)."""
+    """Train vs test curves per metric from fit()'s history, or {name: history} (labs 02, 06-10)."""
     if not isinstance(history, Mapping) or not history:
         raise ValueError("history must be a non-empty dict such as the one labhelpers.train.fit returns")
     if not metrics:
@@ -145,7 +145,7 @@ def plot_history(history: Mapping[str, Any], metrics: Sequence[str] = ("loss", "
 
 
 def confusion_matrix(y: Any, y_hat: Any, num_classes: int | None = None) -> np.ndarray:
-    """Counts (num_classes, num_classes): rows = true class, columns = predicted class (labs 02-05)."""
+    """Counts (num_classes, num_classes): rows = true class, columns = predicted class (labs 02, 06-10)."""
     y, y_hat = _to_numpy(y).reshape(-1), _to_numpy(y_hat).reshape(-1)
     if y.shape != y_hat.shape:
         raise ValueError(f"y has {y.size} labels but y_hat has {y_hat.size}; they must match")
@@ -163,7 +163,7 @@ def confusion_matrix(y: Any, y_hat: Any, num_classes: int | None = None) -> np.n
 
 def plot_confusion_matrix(cm: Any, class_names: Sequence[str] | None = None, normalize: bool = False,
                           ax: Axes | None = None, title: str | None = None) -> Figure:
-    """Heat map of a confusion matrix with each cell annotated; normalize=True shows row fractions (labs 02-05)."""
+    """Annotated heat map of a confusion matrix; normalize=True shows row fractions (labs 02, 06-10)."""
     cm = _to_numpy(cm).astype(np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"cm must be a square (K, K) matrix, got shape {cm.shape}")
@@ -195,7 +195,7 @@ def plot_confusion_matrix(cm: Any, class_names: Sequence[str] | None = None, nor
 
 def show_misclassified(X: Any, y: Any, y_hat: Any, max_images: int = 16, probs: Any = None,
                        ncols: int = 8) -> Figure:
-    """Gallery of wrong predictions titled 'true 4 / pred 9 (0.87)' (labs 02-05)."""
+    """Gallery of wrong predictions titled 'true 4 / pred 9 (0.87)' (labs 02, 06-10)."""
     items = _split_images(X)
     y, y_hat = _to_numpy(y).reshape(-1), _to_numpy(y_hat).reshape(-1)
     if not len(items) == len(y) == len(y_hat):
@@ -225,7 +225,7 @@ def show_misclassified(X: Any, y: Any, y_hat: Any, max_images: int = 16, probs: 
 
 def plot_topk(predictions: Sequence[tuple[int, str, float]], image: Any = None,
               title: str | None = None) -> Figure:
-    """Horizontal bars of the top-k (index, name, probability) of one image, image on the left (lab 06)."""
+    """Horizontal bars of the top-k (index, name, probability) of one image, image on the left (lab 03)."""
     preds = list(predictions)
     if not preds or not all(isinstance(t, (tuple, list)) and len(t) == 3
                             and not isinstance(t[2], (tuple, list)) for t in preds):
@@ -256,7 +256,7 @@ def plot_topk(predictions: Sequence[tuple[int, str, float]], image: Any = None,
 
 
 def show_kernels(weight: Any, ncols: int = 8, max_kernels: int = 64, channel: int = 0) -> Figure:
-    """Conv filters (out, in, kH, kW), each min-max scaled; RGB when in == 3, else input `channel` (labs 04-06)."""
+    """Conv filters (out, in, kH, kW), min-max scaled; RGB if in == 3, else input `channel` (labs 02, 03)."""
     w = _to_numpy(weight.weight if hasattr(weight, "weight") else weight).astype(np.float64)
     if w.ndim != 4:
         raise ValueError(f"weight must be a conv weight (out, in, kH, kW), got shape {w.shape}")
@@ -277,7 +277,7 @@ def show_kernels(weight: Any, ncols: int = 8, max_kernels: int = 64, channel: in
 
 
 def show_feature_maps(maps: Any, ncols: int = 8, max_maps: int = 32, cmap: str = "viridis") -> Figure:
-    """Activation maps (C, H, W) or (1, C, H, W) of one image, one panel per channel (labs 04-06)."""
+    """Activation maps (C, H, W) or (1, C, H, W) of one image, one panel per channel (labs 02, 03)."""
     m = _to_numpy(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]  # (1, C, H, W) -> (C, H, W)

@@ -148,7 +148,8 @@ def test_correlate2d_two_filters_with_bias_like_slide_example():
     W = RNG.integers(-1, 2, size=(2, 3, 3, 3))
     out = correlate2d_numpy(X, W, pad=1, stride=2, bias=[1, 0])
     expected = F.conv2d(torch.tensor(X, dtype=torch.float64)[None],
-                        torch.tensor(W, dtype=torch.float64), torch.tensor([1.0, 0.0], dtype=torch.float64),
+                        torch.tensor(W, dtype=torch.float64),
+                        torch.tensor([1.0, 0.0], dtype=torch.float64),
                         padding=1, stride=2)[0].numpy()
     assert out.shape == (2, 3, 3)
     np.testing.assert_allclose(out, expected)

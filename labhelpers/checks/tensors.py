@@ -67,7 +67,7 @@ def check_reshape(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
             return False
         if tuple(received.shape) != (2, 8):
             return report(name, False, expected="shape (2, 8)", received=f"shape {tuple(received.shape)}",
-                          hint="x.view(2, 8) or x.view(-1, 8)")
+                          hint="ask .view(...) for 2 rows of 8 (-1 lets PyTorch work out one size)")
         if not close(received, expected):
             return report(name, False, expected=expected, received=received.detach().cpu().numpy(),
                           hint="keep the elements in their row-major order (no transpose, no sorting)")
@@ -141,7 +141,7 @@ def check_derivative(fn: Callable[[Callable[[torch.Tensor], torch.Tensor], float
         if not close(received, expected, atol=1e-5, rtol=1e-4):
             return report(name, False, expected=f"d/dx {label} at x={x0}: {expected:.6f}",
                           received=f"{float(received):.6f}",
-                          hint="x = torch.tensor(x0, requires_grad=True); f(x).backward(); x.grad")
+                          hint="make x a tensor with requires_grad=True, call .backward() on f(x), read x.grad")
     return report(name, True)
 
 
@@ -164,7 +164,8 @@ def check_autograd_grad(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
                           hint="return w.grad, which has w's shape")
         if not close(received, expected, atol=1e-4, rtol=1e-4):
             return report(name, False, expected=expected, received=received.detach().cpu().numpy(),
-                          hint="loss = ((X @ w - y) ** 2).sum(); loss.backward(); return w.grad")
+                          hint="build the loss from a copy of w with requires_grad=True, call .backward(), "
+                               "return that copy's .grad")
         if not torch.equal(w, w_before):
             return report(name, False, expected="w unchanged", received="w was modified",
                           hint="work on w.detach().clone().requires_grad_(True), not on w itself")
