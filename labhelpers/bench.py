@@ -1,0 +1,318 @@
+"""Benchmark: the seed's Week13 loop, the same recipe on labhelpers, the fast recipe, sgemm, ImageNet (bench).
+
+``python -m labhelpers.bench [--quick] [--root DIR] [--out results/bench.json]`` runs, in one
+command and side by side: (1) the slide's loop (per-image ToTensor/Normalize, torch DataLoader,
+batch 32, SGD 0.001/0.9, NetCNN, 2 epochs); (2) the same recipe on labhelpers' tensor loaders;
+(3) the fast recipe, timed until it first reaches (1)'s accuracy (evaluation time excluded);
+(4) an in-run sgemm and each run's FLOP/s as a fraction of it; (5) ImageNet latency at batch 1
+and throughput at batch 8 for the default pretrained model; (6) each run's peak memory, every
+run in a fresh process ('spawn') so its peak is its own. Writes JSON plus a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from labhelpers.device import describe_device, set_threads
+
+SGEMM_SIZES = (1024, 1536, 2048)
+TARGETS = {"speedup_same_recipe": 2.0, "accuracy_tolerance": 0.3, "fast_fraction_of_reference": 0.25,
+           "sgemm_fraction": 0.35, "imagenet_ms": 30.0, "peak_memory_mb": 2048.0, "gpu_epoch_s": 1.5}
+
+
+def count_flops(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> dict[str, int]:
+    """Per-image multiply-accumulates of the Conv2d and Linear layers; FLOPs = 2 x MACs, training = 3 x forward."""
+    macs, handles = [0], []
+
+    def hook(module: nn.Module, _inputs, output: torch.Tensor) -> None:
+        per_output = (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1] \
+            if isinstance(module, nn.Conv2d) else module.in_features
+        macs[0] += output[0].numel() * per_output        # output (B, ...): one image's outputs
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_size, device=next(model.parameters()).device))
+    finally:
+        for h in handles:
+            h.remove()
+    forward = 2 * macs[0]
+    return {"forward_macs": macs[0], "forward_flops": forward, "train_flops": 3 * forward}
+
+
+def measure_sgemm(sizes: tuple[int, ...] = SGEMM_SIZES, repeats: int = 5, device: str = "cpu") -> dict:
+    """Square float32 matmuls of each size, ``repeats`` times; the median GFLOP/s over all of them."""
+    samples = []
+    for n in sizes:
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        a @ b                                                    # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            if device == "cuda":
+                torch.cuda.synchronize()
+            samples.append(2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return {"sizes": list(sizes), "repeats": repeats, "gflops_samples": [round(s, 2) for s in samples],
+            "median_gflops": statistics.median(samples)}
+
+
+def _load(spec: dict):
+    """The benchmark's data as uint8 arrays, subset round-robin over the classes like mnist_loaders."""
+    from labhelpers.data import _balanced_subset, load_mnist
+    data = load_mnist(spec["source"], spec["root"] or "data", verbose=False)
+    X_tr, y_tr, X_te, y_te = data.X_train, data.y_train, data.X_test, data.y_test
+    if spec["train_size"] and spec["train_size"] < len(y_tr):
+        X_tr, y_tr = _balanced_subset(X_tr, y_tr, spec["train_size"])
+    if spec["test_size"] and spec["test_size"] < len(y_te):
+        X_te, y_te = _balanced_subset(X_te, y_te, spec["test_size"])
+    return X_tr, y_tr, X_te, y_te, data.description
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run_reference(spec: dict, num_epochs: int, seed: int = 1) -> dict:
+    """(1) The slide's loop as written: seed_loaders + seed_train/seed_test, timed around training."""
+    from labhelpers.models import NetCNN
+    from labhelpers.recipes import seed_loaders, seed_recipe, seed_test, seed_train
+    recipe = dataclasses.replace(seed_recipe(), num_epochs=num_epochs)
+    X_tr, y_tr, X_te, y_te, _ = _load(spec)
+    root = spec["root"] if not spec["train_size"] else None     # torchvision's own class on full data
+    train_loader, test_loader = seed_loaders(X_tr, y_tr, X_te, y_te, recipe.batch_size,
+                                             recipe.test_batch_size, root)
+    device = _device()
+    torch.manual_seed(seed)
+    model = NetCNN().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    train_seconds = eval_seconds = 0.0
+    evals = []
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        for epoch in range(1, num_epochs + 1):
+            start = time.perf_counter()
+            seed_train(model, device, train_loader, optimizer, epoch, 200, Path(tmp) / "mnist_cnn.pth")
+            train_seconds += time.perf_counter() - start
+            start = time.perf_counter()
+            accuracy = seed_test(model, device, test_loader)
+            eval_seconds += time.perf_counter() - start
+            evals.append({"images": epoch * len(y_tr), "seconds": train_seconds, "accuracy": accuracy})
+    images = num_epochs * len(y_tr)
+    return {"recipe": recipe.as_dict(), "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+            "images": images, "images_per_second": images / train_seconds, "evals": evals,
+            "final_accuracy": evals[-1]["accuracy"], "dataset": type(train_loader.dataset).__name__}
+
+
+def run_labhelpers(spec: dict, num_epochs: int, seed: int = 1) -> dict:
+    """(2) The seed's recipe (same math) on labhelpers' decoded-once tensor loaders."""
+    from labhelpers.models import NetCNN
+    from labhelpers.recipes import recipe_loaders, seed_recipe, train_recipe
+    recipe = dataclasses.replace(seed_recipe(), num_epochs=num_epochs)
+    torch.manual_seed(seed)
+    model = NetCNN()
+    train_loader, test_loader = recipe_loaders(recipe, source=spec["source"], root=spec["root"] or "data",
+                                               train_size=spec["train_size"], test_size=spec["test_size"],
+                                               verbose=False)
+    return train_recipe(model, train_loader, test_loader, recipe, _device())
+
+
+def run_fast(spec: dict, target_accuracy: float | None, num_epochs: int | None = None, seed: int = 1) -> dict:
+    """(3) The fast recipe, evaluated ~16 times (time excluded) to find when it first reaches the target."""
+    from labhelpers.models import NetCNN
+    from labhelpers.recipes import fast_recipe, recipe_loaders, train_recipe
+    device = _device()
+    torch.manual_seed(seed)
+    model = NetCNN()
+    train_loader, test_loader = recipe_loaders(fast_recipe(), source=spec["source"],
+                                               root=spec["root"] or "data", train_size=spec["train_size"],
+                                               test_size=spec["test_size"], verbose=False)
+    recipe = fast_recipe(len(train_loader.dataset), device)
+    if num_epochs is not None:
+        recipe = dataclasses.replace(recipe, num_epochs=min(num_epochs, recipe.num_epochs))
+    eval_every = max(1, recipe.num_epochs * len(train_loader) // 16)
+    return train_recipe(model, train_loader, test_loader, recipe, device, eval_every=eval_every,
+                        target_accuracy=target_accuracy)
+
+
+def run_imagenet(latency_repeats: int = 20, throughput_repeats: int = 5) -> dict:
+    """(5) Median latency at batch 1 and throughput at batch 8 of load_pretrained()'s default model."""
+    from labhelpers.imagenet import classify, load_pretrained
+    model, _ = load_pretrained()
+    device = _device()
+    model = model.to(device)
+
+    def median_seconds(net: nn.Module, X: torch.Tensor, repeats: int) -> float:
+        times = []
+        with torch.inference_mode():
+            for i in range(repeats + 2):                         # two warm-up calls
+                start = time.perf_counter()
+                net(X)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+        return statistics.median(times[2:])
+
+    X1, X8 = torch.randn(1, 3, 224, 224, device=device), torch.randn(8, 3, 224, 224, device=device)
+    out = {"model": getattr(model, "name", type(model).__name__),
+           "latency_ms": 1000 * median_seconds(model, X1, latency_repeats),
+           "throughput_ips": 8 / median_seconds(model, X8, throughput_repeats)}
+    model_cl = model.to(memory_format=torch.channels_last)      # same weights, NHWC layout
+    cl = torch.channels_last
+    out["latency_ms_channels_last"] = 1000 * median_seconds(model_cl, X1.contiguous(memory_format=cl),
+                                                            latency_repeats)
+    out["throughput_ips_channels_last"] = 8 / median_seconds(model_cl, X8.contiguous(memory_format=cl),
+                                                             throughput_repeats)
+    model.to(memory_format=torch.contiguous_format)
+    image = torch.rand(3, 480, 640)
+    times = []
+    for _ in range(max(3, latency_repeats // 4)):
+        start = time.perf_counter()
+        classify(image, model, topk=5)
+        times.append(time.perf_counter() - start)
+    out["classify_ms"] = 1000 * statistics.median(times)       # preprocessing included
+    return out
+
+
+TASKS = {"reference": run_reference, "labhelpers": run_labhelpers, "fast": run_fast, "imagenet": run_imagenet}
+
+
+def _task(name: str, kwargs: dict, threads: int) -> dict:
+    """Run one task and add its memory: ru_maxrss (this process's peak) and the CUDA peak."""
+    set_threads(threads)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        out = TASKS[name](**kwargs)
+    except Exception as exc:                                    # reported in the table, not fatal
+        out = {"error": f"{type(exc).__name__}: {exc}"}
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if torch.cuda.is_available():
+        out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def _child(conn, name: str, kwargs: dict, threads: int) -> None:
+    conn.send(_task(name, kwargs, threads))
+    conn.close()
+
+
+def _run(name: str, kwargs: dict, threads: int, isolate: bool) -> dict:
+    """The task in a fresh spawned process (its own peak memory), or here when isolate=False (tests)."""
+    if not isolate:
+        out = _task(name, kwargs, threads)
+        out["memory_method"] = "ru_maxrss of the whole benchmark process (not isolated)"
+        return out
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(child, name, kwargs, threads))
+    process.start()
+    child.close()
+    try:
+        out = parent.recv()
+    except EOFError:
+        out = {"error": f"the {name} process died (exit code {process.join() or process.exitcode})"}
+    process.join()
+    out["memory_method"] = "ru_maxrss of a fresh spawned process (torch import and data included)"
+    return out
+
+
+def _data_spec(root: str | os.PathLike | None, quick: bool, train_size: int | None,
+               test_size: int | None) -> dict:
+    """--root -> its IDX files; else data/ if it holds MNIST files; else the offline digits. Never downloads."""
+    from labhelpers.data import _find_idx_files
+    if root is not None:
+        source, root = "idx", str(root)
+    elif _find_idx_files(Path("data"), verify_md5=False) is not None:
+        source, root = "idx", "data"
+    else:
+        source, root = "offline", None
+    if quick:
+        train_size, test_size = train_size or 1000, test_size or 500
+    return {"source": source, "root": root, "train_size": train_size, "test_size": test_size}
+
+
+def run_bench(quick: bool = False, root: str | os.PathLike | None = None, train_size: int | None = None,
+              test_size: int | None = None, isolate: bool = True, imagenet: bool = True,
+              threads: int | None = None, num_epochs: int | None = None) -> dict:
+    """Run every measurement and return the results dict that ``write_report`` saves (bench)."""
+    from labhelpers.models import NetCNN
+    from labhelpers.report_bench import summarise
+    threads = set_threads(threads)
+    spec = _data_spec(root, quick, train_size, test_size)
+    X_tr, y_tr, X_te, y_te, description = _load(spec)
+    num_epochs = num_epochs or (1 if quick else 2)
+    repeats = 3 if quick else 7
+    device = _device()
+    results = {"schema": 1, "mode": "quick" if quick else "full", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+               "machine": _machine(threads), "load_average_start": list(os.getloadavg()),
+               "data": {**spec, "description": description, "train_images": len(y_tr), "test_images": len(y_te)},
+               "flops_per_image": count_flops(NetCNN()), "runs": {}}
+    sgemm_start = measure_sgemm(repeats=repeats, device=device.type)
+    runs = results["runs"]
+    runs["reference"] = _run("reference", {"spec": spec, "num_epochs": num_epochs}, threads, isolate)
+    runs["labhelpers"] = _run("labhelpers", {"spec": spec, "num_epochs": num_epochs}, threads, isolate)
+    target = runs["reference"].get("final_accuracy")
+    runs["fast"] = _run("fast", {"spec": spec, "target_accuracy": target,
+                                 "num_epochs": 4 if quick else None}, threads, isolate)
+    if imagenet:
+        results["imagenet"] = _run("imagenet", {"latency_repeats": 5 if quick else 30,
+                                                "throughput_repeats": 2 if quick else 7}, threads, isolate)
+    sgemm_end = measure_sgemm(repeats=repeats, device=device.type)
+    samples = sgemm_start["gflops_samples"] + sgemm_end["gflops_samples"]
+    results["sgemm"] = {"sizes": list(SGEMM_SIZES), "repeats": 2 * repeats, "gflops_samples": samples,
+                        "median_gflops": statistics.median(samples),
+                        "median_gflops_start": sgemm_start["median_gflops"],
+                        "median_gflops_end": sgemm_end["median_gflops"]}
+    results["load_average_end"] = list(os.getloadavg())
+    return summarise(results, TARGETS)
+
+
+def _machine(threads: int) -> dict:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "logical_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "device": describe_device(_device()), "cuda": torch.cuda.is_available()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from labhelpers.report_bench import format_table, write_report
+    parser = argparse.ArgumentParser(prog="python -m labhelpers.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="subset, 1 epoch, fewer repeats (CI; < 2 min)")
+    parser.add_argument("--root", help="folder of MNIST-format IDX files (MNIST, Fashion-MNIST)")
+    parser.add_argument("--out", help="JSON path (default results/bench.json; results/bench-gpu.json on CUDA)")
+    parser.add_argument("--no-imagenet", action="store_true", help="skip the ImageNet measurements")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the available cores)")
+    args = parser.parse_args(argv)
+    if args.root is not None and not Path(args.root).is_dir():
+        parser.error(f"--root {args.root}: no such folder")
+    out = Path(args.out or ("results/bench-gpu.json" if torch.cuda.is_available() else "results/bench.json"))
+    results = run_bench(quick=args.quick, root=args.root, imagenet=not args.no_imagenet, threads=args.threads)
+    json_path, md_path = write_report(results, out)
+    print(format_table(results))
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Plain-JSON encoding of probe inputs and answers between the grader and the sandbox (grading, all labs).
+
+Nothing is pickled: arrays and tensors travel as a flat list of float64 numbers with their shape and
+dtype, sequences and dicts as tagged lists, and any other object only as its type name and a short
+repr. So an answer whose ``__eq__`` always returns True, or a monkeypatched ``torch.allclose`` in the
+student's process, cannot reach the grader's comparison. numpy/torch are imported only when needed.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+MAX_DEPTH = 12           # nesting of lists/dicts in an answer
+MAX_NUMBERS = 2_000_000  # numbers in one encoded answer
+MAX_TEXT = 10_000        # characters of a string answer
+
+
+class Budget:
+    """How many numbers an answer may still use (shared over one encode call)."""
+
+    def __init__(self, numbers: int = MAX_NUMBERS):
+        self.numbers = numbers
+
+
+def _array(value: Any, kind: str, dtype: str, budget: Budget) -> dict:
+    import numpy as np
+    data = np.asarray(value)
+    if data.size > budget.numbers:
+        return {"__opaque__": kind, "repr": f"too large: {data.size} numbers"}
+    budget.numbers -= data.size
+    if data.dtype.kind == "c":
+        return {"__opaque__": kind, "repr": f"complex {dtype} values"}
+    try:
+        values = data.astype(np.float64).ravel().tolist()
+    except (TypeError, ValueError):
+        return {"__opaque__": kind, "repr": f"non-numeric {dtype} values"}
+    return {"__nd__": values, "shape": [int(n) for n in data.shape], "dtype": dtype, "kind": kind}
+
+
+def _safe_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except BaseException:  # a student's __repr__ may raise anything
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
+    """``value`` as JSON-able data: None/bool/int/float/str, or a tagged dict (see module doc)."""
+    budget = budget or Budget()
+    if depth > MAX_DEPTH:
+        return {"__opaque__": type(value).__name__, "repr": "nested too deeply"}
+    if value is None or isinstance(value, bool):
+        return None if value is None else bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)[:MAX_TEXT]
+    module = type(value).__module__ or ""
+    if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "dtype"):
+        tensor = value.detach().cpu()
+        try:
+            array = tensor.numpy()
+        except TypeError:  # bfloat16 and other dtypes NumPy lacks
+            array = tensor.float().numpy()
+        out = _array(array, "tensor", str(tensor.dtype), budget)
+        out["requires_grad"] = bool(value.requires_grad)
+        return out
+    if module.startswith("numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
+        import numpy as np
+        kind = "ndarray" if isinstance(value, np.ndarray) else "numpy-scalar"
+        return _array(value, kind, str(value.dtype), budget)
+    if isinstance(value, (list, tuple)):
+        items = [encode(item, depth + 1, budget) for item in list(value)[:100_000]]
+        return {"__seq__": items, "type": "tuple" if isinstance(value, tuple) else "list"}
+    if isinstance(value, dict):
+        pairs = [[encode(k, depth + 1, budget), encode(v, depth + 1, budget)] for k, v in list(value.items())[:10_000]]
+        return {"__map__": pairs}
+    return {"__opaque__": type(value).__name__, "repr": _safe_repr(value)}
+
+
+# ----------------------------------------------------------------------------- decoding (inputs)
+def _poly_trig(spec: dict):
+    """f(x) = sum_k poly[k] x**k + a sin(b x) + d exp(e x), written with torch operations."""
+    import torch
+    poly = [float(c) for c in spec.get("poly", [])]
+    a, b = (float(v) for v in spec.get("sin", (0.0, 0.0)))
+    d, e = (float(v) for v in spec.get("exp", (0.0, 0.0)))
+
+    def f(x):
+        total = x * 0.0
+        for k, c in enumerate(poly):
+            total = total + c * x**k
+        return total + a * torch.sin(b * x) + d * torch.exp(e * x)
+    return f
+
+
+FUNCTIONS = {"poly_trig": _poly_trig}
+
+
+def decode(data: Any, files_dir: str | None = None) -> Any:
+    """Rebuild a probe input from :func:`encode`'s output (plus ``__fn__`` and ``__file__`` specs)."""
+    if isinstance(data, list):
+        return [decode(item, files_dir) for item in data]
+    if not isinstance(data, dict):
+        return data
+    if "__nd__" in data:
+        import numpy as np
+        dtype = data["dtype"].replace("torch.", "")
+        array = np.array(data["__nd__"], dtype=np.float64).reshape(data["shape"]).astype(dtype)
+        if data.get("kind") != "tensor":
+            return array if data.get("kind") == "ndarray" else array[()]
+        import torch
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).clone()
+        return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
+    if "__seq__" in data:
+        items = [decode(item, files_dir) for item in data["__seq__"]]
+        return tuple(items) if data.get("type") == "tuple" else items
+    if "__map__" in data:
+        return {_hashable(decode(k, files_dir)): decode(v, files_dir) for k, v in data["__map__"]}
+    if "__fn__" in data:
+        return FUNCTIONS[data["__fn__"]](data)
+    if "__file__" in data:
+        if files_dir is None:
+            raise ValueError("a __file__ input needs a folder to write into")
+        path = os.path.join(files_dir, os.path.basename(data["__file__"]))
+        with open(path, "w", encoding="utf-8", newline="") as fp:
+            fp.write(data["text"])
+        return path
+    return {key: decode(value, files_dir) for key, value in data.items()}
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for an int or a finite float (not bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
