@@ -26,7 +26,7 @@ def conv_params(in_channels, out_channels, kernel_size, bias=True):
 
 def lenet_shapes(n):
     shapes = [(1, n, n)]
-    c, size = 1, n
+    size = n
     for filters in (20, 50):
         size = conv_output_size(size, 5)
         shapes.append((filters, size, size))
