@@ -108,7 +108,6 @@ def _resolves(host: str, timeout: float) -> bool:
 def download_mnist(root: str | os.PathLike = "data", timeout: float = 5.0) -> Path:
     """Download the four MNIST files into root/MNIST/raw (checksums verified, atomic writes)."""
     raw = Path(root) / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
     for name, md5 in _FILES.values():
         target = raw / f"{name}.gz"
         if target.is_file() and _md5(target) == md5:
@@ -128,6 +127,7 @@ def download_mnist(root: str | os.PathLike = "data", timeout: float = 5.0) -> Pa
             if hashlib.md5(payload).hexdigest() != md5:
                 errors.append(f"{host}: checksum mismatch for {target.name}")
                 continue
+            raw.mkdir(parents=True, exist_ok=True)  # only once there is something to write
             fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{target.name}.", suffix=".part")
             with os.fdopen(fd, "wb") as f:
                 f.write(payload)

@@ -160,6 +160,9 @@ def save_checkpoint(model: nn.Module | dict, path: str | os.PathLike) -> Path:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

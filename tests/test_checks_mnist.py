@@ -1,5 +1,4 @@
 """Tests for labhelpers.checks.mnist: each check passes the reference answer and fails wrong ones."""
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn

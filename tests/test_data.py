@@ -105,3 +105,9 @@ def test_shuffle_order_follows_torch_seed():
 def test_loader_rejects_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         TensorLoader(torch.zeros(4, 1), torch.zeros(4), batch_size=0)
+
+
+def test_failed_download_leaves_no_folders_behind(tmp_path):
+    load_mnist("auto", root=tmp_path, verbose=False, timeout=2)
+    if not (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists():
+        assert list(tmp_path.iterdir()) == []
