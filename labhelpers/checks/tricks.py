@@ -1,0 +1,257 @@
+"""Self-checks for lab 07 (training tricks): momentum and AdaGrad by hand, Kaiming init, dropout.
+
+The optimiser checks feed the student's update and ``torch.optim`` the same sequence of gradients
+(from a private ``torch.Generator``) and compare the weights after every step. The init and
+dropout checks are statistical, on tensors large enough that a wrong rule cannot pass by chance.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+
+from labhelpers.checks import attempt, close, report
+
+__all__ = ["check_momentum_step", "check_adagrad_step", "check_init_weights", "check_dropout",
+           "kaiming_uniform_bound"]
+
+
+def _as_tensor(value: Any) -> torch.Tensor | None:
+    """``value`` as a float64 CPU tensor (tensor, array, list, number), or None when it is not numeric."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64)
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _pair(name: str, received: Any, what: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Unpack a (W, state) answer into two float64 tensors, reporting a failure when it is not one."""
+    if not isinstance(received, (tuple, list)) or len(received) != 2:
+        report(name, False, expected=f"a pair (W_new, {what}_new)", received=repr(received)[:80],
+               hint=f"end with `return W, {what}`")
+        return None
+    W, state = (_as_tensor(v) for v in received)
+    if W is None or state is None:
+        report(name, False, expected="two tensors", received=f"{type(received[0]).__name__}, "
+               f"{type(received[1]).__name__}", hint="return tensors (or arrays) for both values")
+        return None
+    return W, state
+
+
+def _gradient_sequence(seed: int, steps: int, size: int) -> list[torch.Tensor]:
+    """``steps`` random gradients of ``size`` values (float64), the same for student and torch.optim."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(size, generator=generator, dtype=torch.float64) for _ in range(steps)]
+
+
+def _torch_trajectory(make_optimizer: Callable, W0: torch.Tensor, grads: list[torch.Tensor]):
+    """Weights (and optimiser state) after each step of a torch.optim optimiser fed ``grads``."""
+    W = W0.clone().requires_grad_(True)
+    optimizer = make_optimizer([W])
+    trajectory = []
+    for g in grads:
+        W.grad = g.clone()
+        optimizer.step()
+        trajectory.append((W.detach().clone(), {k: v.clone() if torch.is_tensor(v) else v
+                                                for k, v in optimizer.state[W].items()}))
+    return trajectory
+
+
+def check_momentum_step(fn: Callable) -> bool:
+    """Check ``fn(W, V, grad, lr, beta)`` -> (W, V) is the slides' momentum step (lab 07, exercise 1).
+
+    V_t = beta * V_{t-1} - lr * grad; W = W + V_t. Compared, step after step, with
+    ``torch.optim.SGD(momentum=beta)`` fed the same gradients (there V = -lr * momentum_buffer).
+    """
+    name = "momentum_step"
+    for seed, lr, beta, steps in [(0, 0.1, 0.9, 6), (1, 0.05, 0.5, 5), (2, 0.3, 0.0, 3)]:
+        grads = _gradient_sequence(seed, steps, 4)
+        W0 = torch.linspace(-1.0, 1.0, 4, dtype=torch.float64)
+        reference = _torch_trajectory(lambda p: torch.optim.SGD(p, lr=lr, momentum=beta), W0, grads)
+        W, V = W0.clone(), torch.zeros_like(W0)
+        W_plain = W0.clone()
+        for step, (g, (W_ref, state)) in enumerate(zip(grads, reference), start=1):
+            ok, received = attempt(name, fn, W.clone(), V.clone(), g.clone(), lr, beta)
+            if not ok:
+                return False
+            pair = _pair(name, received, "V")
+            if pair is None:
+                return False
+            W, V = pair
+            W_plain = W_plain - lr * g
+            buffer = state.get("momentum_buffer")
+            buffer = g if buffer is None else buffer          # beta = 0: no buffer, V = -lr * grad
+            V_ref = -lr * buffer
+            case = f"lr={lr}, beta={beta}, step {step}"
+            if not close(W, W_ref, atol=1e-9):
+                hint = "V = beta * V - lr * grad, then W = W + V (the new V)"
+                if close(W, W_plain, atol=1e-9) and beta and step > 1:
+                    hint = "your W moves like plain SGD: add the velocity V (which remembers past steps)"
+                elif step == 1 and close(W, W0 + lr * g, atol=1e-9):
+                    hint = "wrong sign: step against the gradient (V = beta * V - lr * grad)"
+                return report(name, False, expected=W_ref.numpy(), received=W.numpy(), hint=f"{case}: {hint}")
+            if not close(V, V_ref, atol=1e-9):
+                hint = "return the slide's V: V = beta * V - lr * grad"
+                if close(V, buffer, atol=1e-9):
+                    hint = ("that is PyTorch's buffer b = beta * b + grad; the slide's velocity is "
+                            "V = beta * V - lr * grad (= -lr * b)")
+                return report(name, False, expected=V_ref.numpy(), received=V.numpy(), hint=f"{case}: {hint}")
+    return report(name, True)
+
+
+def check_adagrad_step(fn: Callable) -> bool:
+    """Check ``fn(W, n, grad, lr, eps)`` -> (W, n) is the slides' AdaGrad step (lab 07, exercise 2).
+
+    n = n + grad**2 (the sum of all squared gradients so far); W = W - lr * grad / sqrt(n + eps).
+    Compared with ``torch.optim.Adagrad`` (which divides by sqrt(n) + eps: with eps = 1e-10 the two
+    agree to ~1e-10) fed the same gradients.
+    """
+    name = "adagrad_step"
+    eps = 1e-10
+    for seed, lr, steps in [(3, 0.1, 6), (4, 0.5, 4)]:
+        grads = _gradient_sequence(seed, steps, 5)
+        W0 = torch.linspace(-2.0, 2.0, 5, dtype=torch.float64)
+        reference = _torch_trajectory(lambda p: torch.optim.Adagrad(p, lr=lr, eps=eps), W0, grads)
+        W, n = W0.clone(), torch.zeros_like(W0)
+        for step, (g, (W_ref, state)) in enumerate(zip(grads, reference), start=1):
+            ok, received = attempt(name, fn, W.clone(), n.clone(), g.clone(), lr, eps)
+            if not ok:
+                return False
+            pair = _pair(name, received, "n")
+            if pair is None:
+                return False
+            W_prev, (W, n) = W, pair
+            n_ref = state["sum"]
+            case = f"lr={lr}, step {step}"
+            if not close(n, n_ref, atol=1e-9):
+                hint = "n = n + grad ** 2 (add the squared gradient to the running sum)"
+                if close(n, g ** 2, atol=1e-9):
+                    hint = "n must be the running SUM of squared gradients over all steps, not only this one"
+                elif close(n, n_ref - g ** 2 + g, atol=1e-9):
+                    hint = "square the gradient before adding it: n = n + grad ** 2"
+                return report(name, False, expected=n_ref.numpy(), received=n.numpy(), hint=f"{case}: {hint}")
+            if not close(W, W_ref, atol=1e-8, rtol=1e-6):
+                hint = "W = W - lr * grad / sqrt(n + eps), with the updated n"
+                if close(W, W_prev - lr * g / torch.sqrt(n_ref - g ** 2 + eps), atol=1e-8) and step > 1:
+                    hint = "update n first, then divide by sqrt of the new n"
+                elif close(W, W_prev - lr * g / (n_ref + eps), atol=1e-8):
+                    hint = "divide by the square root of n, not by n"
+                elif close(W, W_prev - lr * g, atol=1e-8):
+                    hint = "that is plain SGD: scale the step by 1 / sqrt(n + eps)"
+                return report(name, False, expected=W_ref.numpy(), received=W.numpy(), hint=f"{case}: {hint}")
+    return report(name, True)
+
+
+def kaiming_uniform_bound(fan: int) -> float:
+    """Bound of ``nn.init.kaiming_uniform_`` with its defaults (a=0, ReLU gain sqrt(2)): sqrt(6 / fan)."""
+    return math.sqrt(2.0) * math.sqrt(3.0 / fan)
+
+
+def _init_model() -> nn.Sequential:
+    """A LeNet-shaped model with BatchNorm and PReLU (the modules init_weights must leave alone)."""
+    return nn.Sequential(nn.Conv2d(1, 20, 5), nn.BatchNorm2d(20), nn.PReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(20, 50, 5), nn.BatchNorm2d(50), nn.PReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(800, 500), nn.BatchNorm1d(500), nn.PReLU(),
+                         nn.Dropout(0.5), nn.Linear(500, 10))
+
+
+def check_init_weights(fn: Callable[[nn.Module], Any]) -> bool:
+    """Check ``model.apply(fn)`` gives every Linear/Conv2d weight kaiming_uniform_(mode='fan_in') (lab 07, ex. 3).
+
+    Statistical: weights lie within the bound sqrt(6 / fan_in), fill it (max close to the bound)
+    and have a uniform's standard deviation bound / sqrt(3). BatchNorm and PReLU stay as they were.
+    """
+    name = "init_weights"
+    torch.manual_seed(0)  # only the student's init draws from here; the check's model is rebuilt below
+    model = _init_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ok, _ = attempt(name, model.apply, fn)
+    if not ok:
+        return False
+    for layer_name, module in model.named_modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU)):
+            for key, value in module.state_dict().items():
+                if not torch.equal(value, before[f"{layer_name}.{key}"]):
+                    return report(name, False, expected=f"{type(module).__name__} {key} unchanged",
+                                  received="changed", hint="only touch nn.Linear and nn.Conv2d layers "
+                                  "(check `isinstance(m, (nn.Linear, nn.Conv2d))` or type(m) == ...)")
+        if not isinstance(module, (nn.Linear, nn.Conv2d)):
+            continue
+        w = module.weight.detach().double()
+        fan_in = w[0].numel()
+        fan_out = w.shape[0] * (w[0, 0].numel() if w.dim() > 2 else 1)
+        bound = kaiming_uniform_bound(fan_in)
+        layer = f"{type(module).__name__} {tuple(w.shape)} (fan_in {fan_in})"
+        if torch.equal(module.weight, before[f"{layer_name}.weight"]):
+            return report(name, False, expected=f"new weights for {layer}", received="the weights PyTorch "
+                          "made at construction", hint="call nn.init.kaiming_uniform_(m.weight, mode='fan_in') "
+                          "when m is an nn.Linear or nn.Conv2d")
+        w_max, w_std = float(w.abs().max()), float(w.std())
+        uniform_std = bound / math.sqrt(3)
+        if w_max > bound * (1 + 1e-6) or w_max < 0.9 * bound or abs(w_std - uniform_std) > 0.1 * uniform_std:
+            hint = "use nn.init.kaiming_uniform_(m.weight, mode='fan_in') (a uniform in [-bound, bound])"
+            if abs(w_max - kaiming_uniform_bound(fan_out)) < 0.05 * w_max:
+                hint = "mode='fan_in': the bound uses the inputs per output unit, not fan_out"
+            elif abs(w_std - math.sqrt(2.0 / fan_in)) < 0.1 * w_std:
+                hint = "that looks like kaiming_normal_: the slide uses kaiming_uniform_"
+            return report(name, False, expected=f"{layer}: |w| <= {bound:.4f}, max ~ {bound:.4f}, "
+                          f"std ~ {bound / math.sqrt(3):.4f}",
+                          received=f"max |w| {w_max:.4f}, std {w_std:.4f}", hint=hint)
+    return report(name, True)
+
+
+def check_dropout(fn: Callable[[torch.Tensor, float, bool], torch.Tensor]) -> bool:
+    """Check ``fn(X, p, training)`` is inverted dropout, like nn.Dropout(p) (lab 07, exercise 4).
+
+    Training: each value is zeroed with probability p, survivors are scaled by 1 / (1 - p) so the
+    mean is unchanged. Evaluation (training=False): X is returned unchanged.
+    """
+    name = "dropout"
+    generator = torch.Generator().manual_seed(7)
+    X = torch.rand(200, 100, generator=generator) + 0.5       # (200, 100), no zeros in the input
+    ok, received = attempt(name, fn, X.clone(), 0.5, False)
+    if not ok:
+        return False
+    if not close(received, X):
+        return report(name, False, expected="X unchanged when training=False", received=_as_tensor(received),
+                      hint="at test time dropout does nothing: `if not training: return X`")
+    torch.manual_seed(0)  # the student's mask draws from the global RNG
+    for p in (0.5, 0.2, 0.8):
+        ok, received = attempt(name, fn, X.clone(), p, True)
+        if not ok:
+            return False
+        out = _as_tensor(received)
+        if out is None or tuple(out.shape) != tuple(X.shape):
+            return report(name, False, expected=f"a tensor of shape {tuple(X.shape)}",
+                          received=repr(received)[:80], hint="return the masked, rescaled X")
+        zero = out == 0
+        frac = float(zero.double().mean())
+        kept = ~zero
+        scale = out[kept] / X.double()[kept]
+        if abs(frac - p) > 0.02:
+            hint = "zero each value with probability p (mask = torch.rand_like(X) >= p keeps 1 - p of them)"
+            if abs(frac - (1 - p)) < 0.02:
+                hint = "p is the probability of DROPPING a unit, not of keeping it"
+            return report(name, False, expected=f"about {p:.0%} zeros for p={p}", received=f"{frac:.1%} zeros",
+                          hint=hint)
+        if not torch.allclose(scale, torch.full_like(scale, 1 / (1 - p)), rtol=1e-5):
+            hint = "scale the kept values by 1 / (1 - p) (inverted dropout keeps the expected value)"
+            if torch.allclose(scale, torch.ones_like(scale)):
+                hint = ("you kept the survivors as they were: divide them by (1 - p), otherwise the "
+                        "layer's output is smaller in training than at test time")
+            return report(name, False, expected=f"kept values = X / (1 - p) = X * {1 / (1 - p):.3f}",
+                          received=f"kept values = X * {float(scale.mean()):.3f} (on average)", hint=hint)
+    masks = []
+    for _ in range(2):
+        ok, received = attempt(name, fn, X.clone(), 0.5, True)
+        if not ok:
+            return False
+        masks.append(_as_tensor(received) == 0)
+    if torch.equal(masks[0], masks[1]):
+        return report(name, False, expected="a new random mask on every call", received="the same mask twice",
+                      hint="draw the mask inside the function (torch.rand_like(X)), do not fix a seed there")
+    return report(name, True)
