@@ -30,6 +30,8 @@ def execute_solution(root: Path, name: str, out_path: Path | None, parameters: d
     """Run a solution notebook with papermill (parameters injected); return the seconds it took."""
     import papermill
     solution, _ = lab_paths(root, name)
+    if out_path is not None:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     papermill.execute_notebook(str(solution), str(out_path) if out_path else None,
                                parameters=parameters or {}, cwd=str(root), kernel_name="python3",
