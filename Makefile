@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup data run test student colab check bench bench-quick outputs clean
+.PHONY: help setup data run test student colab check bench bench-quick outputs release grade grade-bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,16 @@ bench-quick: $(STAMP)  ## the benchmark's quick mode (under 2 minutes; what CI r
 
 outputs: $(STAMP) data  ## re-execute the solution notebooks in place so their stored outputs are current
 	$(PY) -m labhelpers.instructor run --inplace
+
+release: $(STAMP)  ## build the student release into build/release (OUT=folder, FORCE=1 replaces a previous release)
+	$(PY) -m labhelpers.instructor release $(or $(OUT),build/release) $(if $(FORCE),--force)
+
+grade: $(STAMP) data  ## grade: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]"; exit 2; }
+	$(PY) -m labhelpers.instructor grade "$(SUBMISSIONS)" --lab $(LAB) --out $(or $(OUT),results/grades/$(LAB)) -j $(or $(JOBS),2) $(if $(FORCE),--force)
+
+grade-bench: $(STAMP) data  ## grading vs plain execution of 40 smoke-mode MNIST submissions (-j 2) -> results/bench-grading.json
+	$(PY) -m labhelpers.instructor.grade_bench --count 40 --jobs 2
 
 clean:  ## remove generated results, caches and build files (keeps .venv and data/)
 	rm -rf results/executed results/smoke results/figures results/*.pth build .pytest_cache

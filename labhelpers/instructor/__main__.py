@@ -81,7 +81,62 @@ def _add_colab(subparsers) -> None:
     p.set_defaults(func=_run_colab)
 
 
-SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run]
+def _run_grade(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions in sandboxes; 0 when every file got a record."""
+    from .grade_batch import grade_folder, load_parameters
+    limits = {key: value for key, value in (("cell_timeout", args.cell_timeout),
+                                            ("notebook_timeout", args.notebook_timeout),
+                                            ("memory_mb", args.memory_mb)) if value is not None}
+    try:
+        report = grade_folder(args.submissions, args.lab, args.out, root=args.root, jobs=args.jobs,
+                              tests_dir=args.tests, isolation=args.isolation,
+                              parameters=load_parameters(args.param) if args.param else None,
+                              limits=limits, seed=args.seed, force=args.force)
+    except (ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0 if report["originals_unchanged"] else 1
+
+
+def _add_grade(subparsers) -> None:
+    p = subparsers.add_parser("grade", help="grade submitted notebooks in sandboxes with the lab's hidden tests")
+    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR", help="folder of submitted .ipynb files")
+    p.add_argument("--lab", required=True, help="lab name without _solution/_student, e.g. 01_cnn_arithmetic")
+    p.add_argument("--out", type=Path, required=True, help="folder for the JSON records, feedback and gradebook.csv")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    p.add_argument("--tests", type=Path, default=None, help="folder of hidden tests (default: ROOT/grading)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "root-namespaces", "user-namespaces", "none"],
+                   help="sandbox isolation (default: the best this machine allows)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter (default: the lab's grading PARAMETERS)")
+    p.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the lab's LIMITS)")
+    p.add_argument("--notebook-timeout", type=float, help="seconds per notebook run (default: the lab's LIMITS)")
+    p.add_argument("--memory-mb", type=int, help="address-space limit per sandbox in MiB")
+    p.add_argument("--seed", type=int, help="fixed probe seed (default: fresh random inputs per submission)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    p.set_defaults(func=_run_grade)
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    """Build the student release folder."""
+    from .release import build_release
+    try:
+        written = build_release(args.root, args.out, force=args.force)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"release written to {args.out} ({len(written)} files)")
+    return 0
+
+
+def _add_release(subparsers) -> None:
+    p = subparsers.add_parser("release", help="build what students receive: student notebooks, labhelpers, data")
+    p.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to create (must be empty or absent)")
+    p.add_argument("--force", action="store_true", help="replace the contents of a non-empty OUT_DIR")
+    p.set_defaults(func=_run_release)
+
+
+SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_release]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,10 @@ student's process, cannot reach the grader's comparison. numpy/torch are importe
 """
 from __future__ import annotations
 
+import base64
 import math
 import os
+import sys
 from typing import Any
 
 MAX_DEPTH = 12           # nesting of lists/dicts in an answer
@@ -59,8 +61,8 @@ def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
         return float(value)
     if isinstance(value, str):
         return str(value)[:MAX_TEXT]
-    module = type(value).__module__ or ""
-    if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "dtype"):
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")  # loaded by the student's code, if at all
+    if torch is not None and isinstance(value, torch.Tensor):
         tensor = value.detach().cpu()
         try:
             array = tensor.numpy()
@@ -69,8 +71,7 @@ def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
         out = _array(array, "tensor", str(tensor.dtype), budget)
         out["requires_grad"] = bool(value.requires_grad)
         return out
-    if module.startswith("numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
-        import numpy as np
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
         kind = "ndarray" if isinstance(value, np.ndarray) else "numpy-scalar"
         return _array(value, kind, str(value.dtype), budget)
     if isinstance(value, (list, tuple)):
@@ -99,6 +100,32 @@ def _poly_trig(spec: dict):
 
 
 FUNCTIONS = {"poly_trig": _poly_trig}
+MODELS = ("NetFF", "NetCNN", "LeNet", "LeNetModified")
+
+
+def fill_weights(model, seed: int):
+    """Overwrite every float tensor of ``model``'s state with uniform noise from ``seed`` (same in any process)."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            if tensor.is_floating_point():
+                noise = torch.rand(tuple(tensor.shape), generator=generator, dtype=torch.float64)
+                value = noise + 0.5 if name.endswith("running_var") else (noise * 2 - 1) * 0.2
+                tensor.copy_(value.to(tensor.dtype))
+    return model.eval()
+
+
+def module_probe(model, spec: dict) -> dict:
+    """Fill ``model``'s weights from ``spec["seed"]``, run it on ``spec["input"]``; output and state shapes."""
+    import torch
+    if not (hasattr(model, "state_dict") and callable(model)):
+        return {"__opaque__": type(model).__name__, "repr": "not a torch model (nn.Module)"}
+    state = [[name, list(tensor.shape)] for name, tensor in sorted(model.state_dict().items())]
+    fill_weights(model, int(spec["seed"]))
+    with torch.no_grad():
+        output = model(spec["input"])
+    return {"__map__": [["output", encode(output)], ["state", encode(state)]]}
 
 
 def decode(data: Any, files_dir: str | None = None) -> Any:
@@ -127,9 +154,15 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
         if files_dir is None:
             raise ValueError("a __file__ input needs a folder to write into")
         path = os.path.join(files_dir, os.path.basename(data["__file__"]))
-        with open(path, "w", encoding="utf-8", newline="") as fp:
-            fp.write(data["text"])
+        content = base64.b64decode(data["base64"]) if "base64" in data else data["text"].encode("utf-8")
+        with open(path, "wb") as fp:
+            fp.write(content)
         return path
+    if "__module__" in data:
+        from labhelpers import models
+        if data["__module__"] not in MODELS:
+            raise ValueError(f"unknown model {data['__module__']!r}; known: {MODELS}")
+        return fill_weights(getattr(models, data["__module__"])(), int(data["seed"]))
     return {key: decode(value, files_dir) for key, value in data.items()}
 
 

@@ -1,7 +1,7 @@
 """Child side of the grading sandbox: run a submission's cells in IPython, then answer probe calls (grading).
 
 Started by :mod:`labhelpers.instructor.sandbox` as
-``[unshare ...] python -I -m labhelpers.instructor.sandbox_runner IN_FD OUT_FD``. It reads one job
+``[unshare ...] python -I .../sandbox_runner.py IN_FD OUT_FD``. It reads one job
 (a JSON line) from IN_FD, applies the isolation (:mod:`sandbox_setup`), runs the code cells one by one
 with ``InteractiveShell.run_cell`` (magics and ``!`` lines work, no Jupyter kernel), and reports
 progress as JSON lines on OUT_FD. Only then does the grader send probe calls of the exercise
@@ -16,8 +16,14 @@ import os
 import sys
 import tempfile
 
-from .codec import decode, encode
-from .sandbox_setup import setup
+if __package__:
+    from .codec import decode, encode, module_probe
+    from .sandbox_setup import setup
+else:  # started by path (skips the package __init__, whose nbformat import takes seconds)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from codec import decode, encode, module_probe  # noqa: E402
+    from sandbox_setup import setup  # noqa: E402
+    del sys.path[0]
 
 MAX_REQUEST = 64 * 2**20
 
@@ -44,7 +50,14 @@ class CappedOutput(io.TextIOBase):
 
     def __init__(self, fd: int, budget: list[int]):
         self.fd, self.budget = fd, budget  # budget: [bytes left], shared by stdout and stderr
-        self.encoding, self.errors = "utf-8", "replace"
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:
+        return "replace"
 
     def write(self, text: str) -> int:
         data = str(text).encode("utf-8", "replace")
@@ -139,6 +152,11 @@ def call_function(shell, name: str, call: dict, files_dir: str) -> dict:
         value = fn(*args, **kwargs)
     except BaseException as err:  # SystemExit and KeyboardInterrupt too: it is the student's code
         return {"error": describe(err)}
+    if call.get("module"):  # the answer is a model class or factory: probe the model it built
+        try:
+            return {"value": module_probe(value, decode(call["module"], files_dir))}
+        except BaseException as err:
+            return {"error": describe(err)}
     out = _safe_encode(value)
     try:
         if call.get("mutate"):

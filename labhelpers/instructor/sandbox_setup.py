@@ -63,6 +63,37 @@ def hide(paths: list[str], report: dict) -> None:
         report["hide_failed"] = failed
 
 
+def _blocked_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that other users cannot enter (no o+x), or None."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    for depth in range(1, len(parts)):
+        folder = os.sep + os.sep.join(parts[:depth])
+        if not os.stat(folder).st_mode & 0o001:
+            return folder
+    return None
+
+
+def expose(paths: list[str], report: dict) -> None:
+    """Make ``paths`` (the Python installation...) reachable for an unprivileged user when a folder
+    above them is private (e.g. /root/.pyenv): cover that folder with a tmpfs holding only them."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        blocked = _blocked_ancestor(path) if os.path.exists(path) else None
+        if blocked:
+            groups.setdefault(blocked, []).append(path)
+    exposed = []
+    for blocked, inner in groups.items():
+        fds = {path: os.open(path, os.O_PATH) for path in inner}
+        mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        for path, fd in sorted(fds.items()):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+            exposed.append(path)
+    if exposed:
+        report["exposed_paths"] = exposed
+
+
 def readonly_filesystem(report: dict) -> None:
     """Remount every mount (but /proc, /sys, /dev) read-only, keeping nosuid/nodev/noexec flags."""
     failed = []
@@ -80,19 +111,29 @@ def readonly_filesystem(report: dict) -> None:
         report["readonly_failed"] = failed[:20]
 
 
-def private_workdir(data_dir: str | None, tmpfs_mb: int, report: dict) -> str:
-    """Fresh tmpfs on /tmp (and /var/tmp, /dev/shm); /tmp/work with data/ bound read-only; its path."""
+def _bind_readonly(fd: int, target: str) -> None:
+    """Bind the folder open as ``fd`` onto ``target`` (created), read-only."""
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.close(fd)
+
+
+def private_workdir(data_dir: str | None, tmpfs_mb: int, keep: list[str], report: dict) -> str:
+    """Fresh tmpfs on /tmp (and /var/tmp, /dev/shm); /tmp/work with data/ bound read-only; its path.
+    Folders of ``keep`` (the Python installation...) that lie under those are bound back read-only."""
     data_fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY) if data_dir and os.path.isdir(data_dir) else None
-    for point in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(point):
-            mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
+    points = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p) and not os.path.islink(p)]
+    kept = {path: os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in keep
+            if os.path.isdir(path) and any(path.startswith(p + "/") for p in points)}
+    for point in points:
+        mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
+    for path, fd in sorted(kept.items()):
+        _bind_readonly(fd, path)
     work = "/tmp/work"
     os.mkdir(work, 0o755)
     if data_fd is not None:
-        os.mkdir(os.path.join(work, "data"))
-        mount(f"/proc/self/fd/{data_fd}", os.path.join(work, "data"), None, MS_BIND | MS_REC)
-        mount(None, os.path.join(work, "data"), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.close(data_fd)
+        _bind_readonly(data_fd, os.path.join(work, "data"))
     report["workdir"] = f"fresh tmpfs ({tmpfs_mb} MiB), data/ read-only"
     return work
 
@@ -157,6 +198,17 @@ def network_report() -> str:
     return f"NOT isolated (interfaces: {', '.join(names) or 'none'})"
 
 
+def _readable(path: str) -> bool:
+    """True when ``path`` still shows content (a non-empty folder or a non-empty file)."""
+    try:
+        if os.path.isdir(path):
+            return bool(os.listdir(path))
+        with open(path, "rb") as fp:
+            return bool(fp.read(1))
+    except OSError:
+        return False
+
+
 def setup(job: dict) -> tuple[str, dict]:
     """Apply every isolation step the job asks for; return (working directory, report)."""
     report: dict = {"mode": job.get("mode", "none")}
@@ -164,8 +216,10 @@ def setup(job: dict) -> tuple[str, dict]:
     if namespaces:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         hide(job.get("hide", []), report)
+        if job.get("uid") is not None:
+            expose(job.get("expose", []), report)
         readonly_filesystem(report)
-        workdir = private_workdir(job.get("data_dir"), int(job.get("tmpfs_mb", 512)), report)
+        workdir = private_workdir(job.get("data_dir"), int(job.get("tmpfs_mb", 512)), job.get("expose", []), report)
     else:
         workdir = job["workdir"]
         report["workdir"] = "private folder on disk (other paths stay visible)"
@@ -177,6 +231,9 @@ def setup(job: dict) -> tuple[str, dict]:
     set_limits(job.get("limits", {}), report)
     drop_privileges(job.get("uid"), workdir, report)
     os.chdir(workdir)
+    visible = [p for p in report.get("hidden_paths", []) if _readable(p)]
+    if namespaces:
+        report["hidden_check"] = "ok" if not visible else f"STILL READABLE: {visible[:5]}"
     report["network"] = network_report()
     report["pid_namespace"] = os.getpid() == 1
     return workdir, report

@@ -1,0 +1,276 @@
+"""Tests for the sandboxed grader (labhelpers.instructor.grade*, sandbox*, codec, verdict, gradebook).
+
+The slow part grades two folders once per session (-j 2), both built from lab 01 by
+tests/adversarial/make_adversarial.py: every adversarial submission of the issue, and a sample class
+(correct, partial, broken, malicious) whose gradebook must equal tests/adversarial/sample_class_gradebook.csv.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from labhelpers.instructor.codec import decode, encode
+from labhelpers.instructor.gradebook import clean, gradebook_csv
+from labhelpers.instructor.submission import Rejected, parse_notebook
+from labhelpers.instructor.verdict import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "adversarial"))
+from make_adversarial import LAB, build_adversarial, build_sample_class  # noqa: E402
+
+READY = (ROOT / "grading" / f"{LAB}.py").is_file() and (ROOT / "notebooks" / f"{LAB}_solution.ipynb").is_file()
+LIMITS = {"cell_timeout": 15, "notebook_timeout": 240, "call_timeout": 20, "memory_mb": 4608}
+EXPECTED = {  # submission -> score out of 10 (2 points per exercise)
+    "correct": 10, "untouched": 0,
+    "redefine_checks": 0, "monkeypatch": 0, "eq_always_true": 0, "suppress_tracebacks": 0, "patch_runner": 0,
+    "forge_protocol": 0, "fake_results": 0, "disk_search": 0, "network": 0,
+    "sys_exit": 10,        # SystemExit is an error in its cell; the notebook goes on
+    "os_exit": 4, "segfault": 4, "infinite_loop": 4, "memory_bomb": 4,  # the points earned before the failure
+    "print_gigabyte": 10,  # output capped, grading unaffected
+    "deleted_cells": 10, "deleted_exercise_cells": 6, "renamed_function": 8,
+    "wrong_lab": 0, "huge": 0, "zero_bytes": 0, "invalid_json": 0, "not_a_notebook": 0, "binary": 0,
+}
+ISOLATION = os.environ.get("LABKIT_GRADE_ISOLATION", "auto")  # e.g. user-namespaces, to test that mode
+needs_lab = pytest.mark.skipif(not READY, reason=f"lab {LAB} or its hidden tests are missing")
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that records every connection (nobody may reach it from a sandbox)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.2)
+        self.port, self.connections, self.running = self.sock.getsockname()[1], [], True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections.append(conn.recv(100))
+            conn.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade the adversarial folder (and keep what the checks need)."""
+    from labhelpers.instructor.grade_batch import grade_folder
+    base = tmp_path_factory.mktemp("grading")
+    subs, out = base / "submissions", base / "out"
+    listener = Listener()
+    try:
+        names = build_adversarial(subs, attack_out=out, attack_submissions=subs, port=listener.port)
+        hashes = {p.name: _sha(p) for p in subs.iterdir()}
+        report = grade_folder(subs, LAB, out, root=ROOT, jobs=2, limits=LIMITS, max_bytes=3 * 2**20,
+                              isolation=ISOLATION)
+    finally:
+        listener.close()
+    records = {name: json.loads((out / f"{name}.json").read_text()) for name in names}
+    return SimpleNamespace(report=report, records=records, out=out, subs=subs, hashes=hashes,
+                           connections=listener.connections, names=names)
+
+
+def _isolated(graded, what: str) -> None:
+    iso = graded.report["isolation"]["report"]
+    if what == "network" and not str(iso.get("network", "")).startswith("isolated"):
+        pytest.skip(f"no network isolation on this machine ({iso.get('network')})")
+    if what == "filesystem" and iso.get("hidden_check") != "ok":
+        pytest.skip(f"hidden paths are not hidden on this machine (isolation {iso.get('mode')})")
+    if what == "writes" and iso.get("mode") == "none" and "grader's own user" in str(iso.get("user")):
+        pytest.skip("sandboxes run as the grader's own user here: they could write the submissions")
+
+
+# ----------------------------------------------------------------------------- adversarial suite
+@needs_lab
+def test_every_submission_has_a_record_and_a_gradebook_row(graded):
+    rows = (graded.out / "gradebook.csv").read_text().strip().split("\n")
+    assert sorted(graded.names) == sorted(EXPECTED) and len(rows) == len(EXPECTED) + 1
+
+
+@needs_lab
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_score(graded, name):
+    if name in ("disk_search", "fake_results"):
+        _isolated(graded, "filesystem")
+    if name == "network":
+        _isolated(graded, "network")
+    record = graded.records[name]
+    assert record["score"] == EXPECTED[name], json.dumps(record, indent=1)[:3000]
+
+
+@needs_lab
+def test_originals_are_unchanged(graded):
+    _isolated(graded, "writes")
+    assert graded.report["originals_unchanged"]
+    assert {p.name: _sha(p) for p in graded.subs.iterdir()} == graded.hashes
+
+
+@needs_lab
+def test_fake_result_files_do_not_reach_the_grader(graded):
+    _isolated(graded, "filesystem")
+    texts = [p.read_text(errors="replace") for p in graded.out.rglob("*") if p.is_file() and p.parent.name != "output"]
+    assert not any("HACKED" in text for text in texts)
+    assert graded.records["fake_results"]["score"] == 0 and graded.records["fake_results"]["status"] == "graded"
+
+
+@needs_lab
+def test_network_connections_never_arrive(graded):
+    _isolated(graded, "network")
+    assert graded.connections == []
+
+
+@needs_lab
+@pytest.mark.parametrize("name,kind", [("os_exit", "crash"), ("segfault", "crash"), ("infinite_loop", "timeout"),
+                                       ("memory_bomb", "memory")])
+def test_failure_is_reported_at_its_cell(graded, name, kind):
+    failures = graded.records[name]["failures"]
+    assert failures and failures[0]["phase"] == "cell" and failures[0]["kind"] == kind, failures
+    assert graded.records[name]["runs"] == 2
+
+
+@needs_lab
+@pytest.mark.parametrize("name,words", [("zero_bytes", "empty"), ("invalid_json", "not valid JSON"),
+                                        ("not_a_notebook", "not a Jupyter notebook"), ("binary", "not text"),
+                                        ("huge", "larger than"), ("wrong_lab", "wrong lab")])
+def test_rejection_gives_a_clear_reason(graded, name, words):
+    record = graded.records[name]
+    assert record["status"] == "rejected" and words in record["reason"]
+
+
+@needs_lab
+def test_sys_exit_is_an_error_in_its_cell(graded):
+    errors = graded.records["sys_exit"]["cells"]["errors"]
+    assert [e["type"] for e in errors] == ["SystemExit"]
+
+
+@needs_lab
+def test_printed_output_is_capped(graded):
+    assert (graded.out / "output" / "print_gigabyte.txt").stat().st_size < 3 * 2**20
+
+
+@needs_lab
+def test_feedback_has_no_control_characters(graded):
+    for path in (graded.out / "feedback").iterdir():
+        text = path.read_text()
+        assert not any(ord(ch) < 32 and ch not in "\n\t" for ch in text), path.name
+
+
+@needs_lab
+def test_isolation_is_recorded_per_submission(graded):
+    iso = graded.records["correct"]["isolation"]
+    assert iso["mode"] == graded.report["isolation"]["mode"] and "network" in iso and "limits" in iso
+
+
+@needs_lab
+def test_sample_class_grades_to_the_expected_gradebook(tmp_path):
+    from labhelpers.instructor.grade_batch import grade_folder
+    build_sample_class(tmp_path / "class")
+    grade_folder(tmp_path / "class", LAB, tmp_path / "out", root=ROOT, jobs=2, limits=LIMITS)
+    expected = (ROOT / "tests" / "adversarial" / "sample_class_gradebook.csv").read_text()
+    assert (tmp_path / "out" / "gradebook.csv").read_text() == expected
+
+
+# ----------------------------------------------------------------------------- fast unit tests
+def test_codec_round_trip_keeps_kinds_and_values():
+    import torch
+    value = (np.arange(6.0).reshape(2, 3), torch.tensor([1.5, -2.0]), [1, "a", None], {"k": True})
+    back = decode(encode(value))
+    assert isinstance(back, tuple) and isinstance(back[1], torch.Tensor)
+    assert np.array_equal(back[0], value[0]) and back[2] == [1, "a", None] and back[3] == {"k": True}
+
+
+def test_codec_reduces_unknown_objects_to_their_type():
+    class Liar:
+        def __eq__(self, other):
+            return True
+    assert encode(Liar())["__opaque__"] == "Liar"
+
+
+def test_compare_rejects_wrong_shape_and_accepts_close_values():
+    want = encode(np.ones((2, 3)))
+    assert compare(encode(np.ones((3, 2))), want) is not None
+    assert compare(encode(np.ones((2, 3)) + 1e-9), want) is None
+
+
+def test_compare_strict_types_wants_a_tensor():
+    import torch
+    assert compare(encode(np.ones(2, dtype=np.float32)), encode(torch.ones(2)), strict=True) is not None
+
+
+def test_compare_never_accepts_an_opaque_object():
+    class Liar:
+        def __eq__(self, other):
+            return True
+    assert compare(encode(Liar()), encode(3)) is not None
+
+
+@pytest.mark.parametrize("data,words", [(b"", "empty"), (b"{nope", "not valid JSON"), (b"[1]", "not a Jupyter")])
+def test_parse_notebook_rejects_bad_files(data, words):
+    with pytest.raises(Rejected, match=words):
+        parse_notebook(data)
+
+
+def test_clean_removes_control_and_bidi_characters():
+    assert clean("ok\x1b[31mred\u202e") == "ok?[31mred?"
+
+
+def test_gradebook_quotes_formula_like_names():
+    record = {"submission": "=HYPERLINK(1).ipynb", "name": "x", "status": "graded", "score": 1.0,
+              "max_score": 2.0, "exercises": [{"function": "f", "points": 1.0}], "reason": ""}
+    assert "'=HYPERLINK" in gradebook_csv([record], ["f"])
+
+
+# ----------------------------------------------------------------------------- the hidden tests themselves
+HIDDEN = sorted(p.stem for p in (ROOT / "grading").glob("*.py"))
+
+
+@pytest.mark.parametrize("lab", HIDDEN)
+def test_hidden_tests_pass_their_own_references(lab):
+    from labhelpers.instructor.hidden import load_lab_tests
+    from labhelpers.instructor.verdict import evaluate_in_process
+    tests = load_lab_tests(ROOT / "grading", lab)
+    namespace = {ex.function: ex.reference for ex in tests.exercises}
+    results = evaluate_in_process(tests, namespace, np.random.default_rng(0))
+    assert [r["status"] for r in results] == ["passed"] * len(results), results
+
+
+@pytest.mark.parametrize("lab", HIDDEN)
+def test_hidden_tests_fail_constant_answers(lab):
+    from labhelpers.instructor.hidden import load_lab_tests
+    from labhelpers.instructor.verdict import evaluate_in_process
+    tests = load_lab_tests(ROOT / "grading", lab)
+    namespace = {ex.function: (lambda *args, **kwargs: 0) for ex in tests.exercises}
+    results = evaluate_in_process(tests, namespace, np.random.default_rng(1))
+    assert all(r["status"] == "wrong" and r["points"] == 0 for r in results), results
+
+
+@pytest.mark.parametrize("lab", HIDDEN)
+def test_hidden_tests_report_missing_functions(lab):
+    from labhelpers.instructor.hidden import load_lab_tests
+    from labhelpers.instructor.verdict import evaluate_in_process
+    tests = load_lab_tests(ROOT / "grading", lab)
+    results = evaluate_in_process(tests, {}, np.random.default_rng(2))
+    assert {r["status"] for r in results} == {"missing"}
