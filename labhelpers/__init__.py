@@ -36,6 +36,8 @@ _API = {
     "show_images": "viz", "plot_history": "viz", "plot_confusion_matrix": "viz",
     "confusion_matrix": "viz", "show_misclassified": "viz", "plot_topk": "viz",
     "show_kernels": "viz", "show_feature_maps": "viz",
+    # selfcheck.py
+    "run_all_checks": "selfcheck",
 }
 
 __all__ = sorted(_API)
