@@ -1,0 +1,86 @@
+"""Tests for labhelpers.bench: the FLOP counter, the sgemm, quick-mode results on tiny IDX data, the CLI."""
+import numpy as np
+import pytest
+import torch.nn as nn
+
+from labhelpers.bench import _run, count_flops, main, measure_sgemm, run_bench
+from labhelpers.models import NetCNN
+
+RUN_KEYS = {"recipe", "train_seconds", "eval_seconds", "images", "images_per_second", "final_accuracy",
+            "evals", "peak_rss_mb", "memory_method", "gflops", "sgemm_fraction", "sgemm_local_gflops"}
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    """An unsigned-byte IDX file: magic 0x00000800 + ndim, big-endian sizes, then the bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(scope="module")
+def idx_root(tmp_path_factory):
+    """Forty training and twenty test images in the flat MNIST file layout (like Fashion-MNIST's)."""
+    root = tmp_path_factory.mktemp("idx")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 20)):
+        _write_idx(root / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(root / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    return root
+
+
+@pytest.fixture(scope="module")
+def quick_results(idx_root):
+    return run_bench(quick=True, root=idx_root, isolate=False, imagenet=False)
+
+
+def test_count_flops_netcnn_matches_hand_count():
+    # conv1 20x24x24 outputs x 25 + conv2 50x8x8 x 500 + fc1 800x500 + fc2 500x10 multiply-adds
+    macs = 20 * 24 * 24 * 25 + 50 * 8 * 8 * 20 * 25 + 800 * 500 + 500 * 10
+    assert macs == 2_293_000
+    assert count_flops(NetCNN()) == {"forward_macs": macs, "forward_flops": 2 * macs,
+                                     "train_flops": 6 * macs}
+
+
+def test_count_flops_counts_a_linear_layer():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    assert count_flops(model)["forward_macs"] == 7840
+
+
+def test_measure_sgemm_reports_every_sample():
+    sgemm = measure_sgemm(sizes=(64, 128), repeats=2)
+    assert len(sgemm["gflops_samples"]) == 4 and sgemm["median_gflops"] > 0
+
+
+def test_quick_results_use_the_root_data(quick_results):
+    data = quick_results["data"]
+    assert (data["source"], data["train_images"], data["test_images"]) == ("idx", 40, 20)
+    assert quick_results["mode"] == "quick"
+
+
+def test_quick_results_have_every_run_with_its_measurements(quick_results):
+    runs = quick_results["runs"]
+    assert set(runs) == {"reference", "labhelpers", "fast"}
+    for name, run in runs.items():
+        assert RUN_KEYS <= set(run), f"{name} lacks {RUN_KEYS - set(run)}"
+    assert runs["reference"]["recipe"]["num_epochs"] == 1                 # quick: one epoch
+    assert runs["reference"]["dataset"] == "PerImageMNIST"
+    assert runs["fast"]["target_accuracy"] == runs["reference"]["final_accuracy"]
+
+
+def test_quick_results_state_each_target(quick_results):
+    targets = quick_results["targets"]
+    assert len(targets) == 4                                              # no ImageNet, no GPU
+    assert all(isinstance(t["met"], bool) and t["value"] for t in targets)
+    assert set(quick_results["ratios"]) == {"labhelpers_speedup", "accuracy_difference",
+                                            "fast_time_fraction"}
+
+
+def test_a_spawned_run_reports_its_own_peak_memory(idx_root):
+    spec = {"source": "idx", "root": str(idx_root), "train_size": None, "test_size": None}
+    out = _run("labhelpers", {"spec": spec, "num_epochs": 1}, threads=1, isolate=True)
+    assert "error" not in out and out["images"] == 40
+    assert out["peak_rss_mb"] > 10 and "spawned" in out["memory_method"]
+
+
+def test_main_rejects_a_missing_root(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--root", str(tmp_path / "nowhere")])
