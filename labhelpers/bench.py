@@ -132,7 +132,7 @@ def run_labhelpers(spec: dict, num_epochs: int, seed: int = 1) -> dict:
 
 
 def run_fast(spec: dict, target_accuracy: float | None, num_epochs: int | None = None, seed: int = 1) -> dict:
-    """(3) The fast recipe, evaluated ~32 times (time excluded) to find when it first reaches the target."""
+    """(3) The fast recipe, evaluated ~16 times (time excluded) to find when it first reaches the target."""
     from labhelpers.models import NetCNN
     from labhelpers.recipes import fast_recipe, recipe_loaders, train_recipe
     device = _device()
@@ -144,7 +144,7 @@ def run_fast(spec: dict, target_accuracy: float | None, num_epochs: int | None =
     recipe = fast_recipe(len(train_loader.dataset), device)
     if num_epochs is not None:
         recipe = dataclasses.replace(recipe, num_epochs=min(num_epochs, recipe.num_epochs))
-    eval_every = max(1, recipe.num_epochs * len(train_loader) // 32)
+    eval_every = max(1, recipe.num_epochs * len(train_loader) // 16)
     return train_recipe(model, train_loader, test_loader, recipe, device, eval_every=eval_every,
                         target_accuracy=target_accuracy)
 
