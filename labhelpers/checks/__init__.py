@@ -58,6 +58,17 @@ def close(received: Any, expected: Any, atol: float = 1e-6, rtol: float = 1e-5) 
     return r.shape == e.shape and bool(np.allclose(r, e, atol=atol, rtol=rtol))
 
 
+def as_int(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer (int, NumPy int, 0-d integer tensor), else None."""
+    if isinstance(value, bool):
+        return None
+    if hasattr(value, "is_floating_point") and value.numel() == 1 and not value.is_floating_point():
+        return int(value.item())  # an integer torch tensor
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return None
+
+
 def _short(value: Any, limit: int = 300) -> str:
     text = np.array2string(value, precision=4, threshold=40) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= limit else text[:limit] + " ..."

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import attempt, close, report, as_int
 from labhelpers.numpy_ref import conv2d_numpy, conv_output_size, correlate2d_numpy, max_pool2d_numpy
 
 __all__ = ["check_conv_output_size", "check_conv2d", "check_max_pool2d", "check_conv_params",
@@ -43,15 +43,7 @@ SEED_POOL_X = np.array([[146, 155, 144, 130, 145, 151],
                         [127, 120, 125, 143, 153, 161]])
 
 
-def _as_int(value: Any) -> int | None:
-    """``value`` as a Python int when it is an integer (int, NumPy int, 0-d integer tensor), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
-        return int(value.item())
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return None
+_as_int = as_int  # shared helper, see labhelpers.checks
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import attempt, close, report, as_int
 
 __all__ = ["check_flat_size", "check_my_net_cnn", "check_count_correct", "check_predict_digit",
            "reference_flat_size", "reference_count_correct", "reference_predict_digit"]
@@ -25,15 +25,7 @@ FLAT_SIZE_CASES = (28, 32, 29, 36, 20, 64, 100)  # 28: the slides' 4*4*50 = 800
 NETCNN_PARAMETERS = 431_080                      # conv1 520 + conv2 25,050 + fc1 400,500 + fc2 5,010
 
 
-def _as_int(value: Any) -> int | None:
-    """``value`` as a Python int when it is an integer (int, NumPy int, 0-d integer tensor), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
-        return int(value.item())
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return None
+_as_int = as_int  # shared helper, see labhelpers.checks
 
 
 # ----------------------------------------------------------------------------- exercise 1
