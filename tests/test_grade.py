@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -74,6 +75,19 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _plant_decoy() -> Path | None:
+    """A copy of the lab's solution beside the repository, like a second checkout on a CI machine:
+    the sandbox must not see it (its root holds only what grading needs). None where not writable."""
+    decoy = ROOT.parent / f".labkit-decoy-{os.getpid()}"
+    try:
+        (decoy / "notebooks").mkdir(parents=True)
+        shutil.copy(ROOT / "notebooks" / f"{LAB}_solution.ipynb", decoy / "notebooks")
+    except OSError:
+        shutil.rmtree(decoy, ignore_errors=True)
+        return None
+    return decoy
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Grade the adversarial folder (and keep what the checks need)."""
@@ -81,6 +95,7 @@ def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("grading")
     subs, out = base / "submissions", base / "out"
     listener = Listener()
+    decoy = _plant_decoy()
     try:
         names = build_adversarial(subs, attack_out=out, attack_submissions=subs, port=listener.port)
         hashes = {p.name: _sha(p) for p in subs.iterdir()}
@@ -88,6 +103,8 @@ def graded(tmp_path_factory):
                               isolation=ISOLATION)
     finally:
         listener.close()
+        if decoy is not None:
+            shutil.rmtree(decoy, ignore_errors=True)
     records = {name: json.loads((out / f"{name}.json").read_text()) for name in names}
     return SimpleNamespace(report=report, records=records, out=out, subs=subs, hashes=hashes,
                            connections=listener.connections, names=names)
@@ -274,3 +291,20 @@ def test_hidden_tests_report_missing_functions(lab):
     tests = load_lab_tests(ROOT / "grading", lab)
     results = evaluate_in_process(tests, {}, np.random.default_rng(2))
     assert {r["status"] for r in results} == {"missing"}
+
+
+GRADED_LABS = [lab for lab in HIDDEN if (ROOT / "notebooks" / f"{lab}_solution.ipynb").is_file()]
+
+
+@pytest.mark.parametrize("lab", GRADED_LABS)
+def test_solution_gets_full_marks_and_the_student_version_none(lab, tmp_path):
+    """End to end in the sandbox: the lab's hidden tests agree with its own solution notebook."""
+    from labhelpers.instructor.grade_batch import grade_folder
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    for kind in ("solution", "student"):
+        shutil.copy(ROOT / "notebooks" / f"{lab}_{kind}.ipynb", subs / f"{kind}.ipynb")
+    grade_folder(subs, lab, tmp_path / "out", root=ROOT, jobs=2, isolation=ISOLATION, log=lambda *a: None)
+    solution, student = (json.loads((tmp_path / "out" / f"{kind}.json").read_text()) for kind in ("solution", "student"))
+    assert solution["score"] == solution["max_score"] > 0, json.dumps(solution["exercises"], indent=1)
+    assert student["score"] == 0, json.dumps(student["exercises"], indent=1)

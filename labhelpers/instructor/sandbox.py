@@ -5,8 +5,9 @@ session; it talks JSON lines over two pipes (no sockets, so it can live without 
 printed output goes to a file, and the parent enforces every time limit by killing its process group.
 Isolation modes, best first (``detect_isolation`` tries them and keeps the first that works):
 
-* ``root-namespaces``: new mount, network and PID namespaces; hidden paths under empty tmpfs; the
-  filesystem read-only; a fresh /tmp; the child becomes an unprivileged uid.
+* ``root-namespaces``: new mount, network and PID namespaces; a new root that holds only system
+  folders, the Python installation, labhelpers (without ``instructor``) and data/, all read-only (an
+  allowlist: no repository, home or other checkout exists inside); a fresh /tmp; an unprivileged uid.
 * ``user-namespaces``: the same without root, inside a user namespace (mounts locked).
 * ``none``: resource limits and a private folder only (reported as such).
 """

@@ -1,4 +1,4 @@
-"""Child side of the grading sandbox: hide paths, read-only filesystem, limits, drop privileges (grading).
+"""Child side of the grading sandbox: a minimal read-only root, limits, drop privileges (grading).
 
 Runs inside the sandbox process before any student code, as root of fresh mount/network/PID
 namespaces (made by ``unshare``) when the machine allows it. Every step records what it did in a
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
 import signal
 import socket
@@ -17,7 +18,9 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 ST_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: MS_NOEXEC}
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-SKIP_READONLY = ("/proc", "/sys", "/dev")
+SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -34,33 +37,19 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
     _call("mount", enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
 
 
-def _mount_points() -> list[str]:
-    """Mount points of this mount namespace, parents first (from /proc/self/mountinfo)."""
-    points = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as fp:
-        for line in fp:
-            point = line.split()[4].replace("\\040", " ")
-            points.append(point)
-    return sorted(set(points), key=lambda p: p.count("/"))
-
-
-def hide(paths: list[str], report: dict) -> None:
-    """Cover each existing directory with an empty read-only tmpfs and each file with /dev/null."""
-    hidden, failed = [], []
-    for path in paths:
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
-            elif os.path.isfile(path):
-                mount("/dev/null", path, None, MS_BIND)
-            else:
-                continue
-            hidden.append(path)
-        except OSError as err:
-            failed.append(f"{path}: {err.strerror}")
-    report["hidden_paths"] = hidden
-    if failed:
-        report["hide_failed"] = failed
+def _bind(fd: int, target: str, readonly: bool = True) -> None:
+    """Bind the folder or file open as ``fd`` (with its submounts) onto ``target``; read-only if asked."""
+    if not os.path.exists(target):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(target, mode=0o755)
+        else:
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            open(target, "wb").close()
+    mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+    os.close(fd)
+    if readonly:  # keep the flags a user namespace locked (nosuid, nodev, noexec) or the remount fails
+        kept = sum(ms for st, ms in ST_FLAGS.items() if os.statvfs(target).f_flag & st)
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
 
 
 def _blocked_ancestor(path: str) -> str | None:
@@ -73,68 +62,78 @@ def _blocked_ancestor(path: str) -> str | None:
     return None
 
 
-def expose(paths: list[str], report: dict) -> None:
-    """Make ``paths`` (the Python installation...) reachable for an unprivileged user when a folder
-    above them is private (e.g. /root/.pyenv): cover that folder with a tmpfs holding only them."""
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        blocked = _blocked_ancestor(path) if os.path.exists(path) else None
-        if blocked:
-            groups.setdefault(blocked, []).append(path)
-    exposed = []
-    for blocked, inner in groups.items():
-        fds = {path: os.open(path, os.O_PATH) for path in inner}
-        mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-        for path, fd in sorted(fds.items()):
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            os.close(fd)
-            exposed.append(path)
-    if exposed:
-        report["exposed_paths"] = exposed
+def _outermost(paths: list[str]) -> list[str]:
+    """The existing ``paths`` (resolved) that do not lie inside another of them."""
+    real = sorted({os.path.realpath(p) for p in paths if os.path.exists(p)})
+    return [p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in real)]
 
 
-def readonly_filesystem(report: dict) -> None:
-    """Remount every mount (but /proc, /sys, /dev) read-only, keeping nosuid/nodev/noexec flags."""
-    failed = []
-    for point in _mount_points():
-        if point.startswith(SKIP_READONLY) or not os.path.isdir(point):
-            continue
-        try:
-            flags = os.statvfs(point).f_flag
-            extra = sum(ms for st, ms in ST_FLAGS.items() if flags & st)
-            mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | extra)
-        except OSError as err:
-            failed.append(f"{point}: {err.strerror}")
-    report["filesystem_readonly"] = not failed
-    if failed:
-        report["readonly_failed"] = failed[:20]
+def _switch_root(root: str, report: dict) -> None:
+    """Make ``root`` the filesystem root and drop the old one (pivot_root; chroot where unknown)."""
+    os.chdir(root)
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is not None and _libc.syscall(number, b".", b".") == 0:
+        _call("umount2", b".", MNT_DETACH)  # the old root, stacked on the new one: gone
+        report["root"] = "pivot_root: the old root is unmounted"
+    else:
+        os.chroot(".")
+        report["root"] = "chroot (pivot_root unavailable)"
+    os.chdir("/")
 
 
-def _bind_readonly(fd: int, target: str) -> None:
-    """Bind the folder open as ``fd`` onto ``target`` (created), read-only."""
-    os.makedirs(target, mode=0o755, exist_ok=True)
-    mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
-    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.close(fd)
+def new_root(job: dict, report: dict) -> str:
+    """Switch to a root that holds only what grading needs; return the working folder (/tmp/work).
 
-
-def private_workdir(data_dir: str | None, tmpfs_mb: int, keep: list[str], report: dict) -> str:
-    """Fresh tmpfs on /tmp (and /var/tmp, /dev/shm); /tmp/work with data/ bound read-only; its path.
-    Folders of ``keep`` (the Python installation...) that lie under those are bound back read-only."""
-    data_fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY) if data_dir and os.path.isdir(data_dir) else None
-    points = [p for p in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(p) and not os.path.islink(p)]
-    kept = {path: os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in keep
-            if os.path.isdir(path) and any(path.startswith(p + "/") for p in points)}
-    for point in points:
-        mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmpfs_mb}m,mode=1777")
-    for path, fd in sorted(kept.items()):
-        _bind_readonly(fd, path)
+    An allowlist, not a denylist: system folders (/usr, /etc, /lib...), the Python installation,
+    site-packages and labhelpers are bound read-only at their own paths, ``data_dir`` read-only at
+    /tmp/work/data, fresh tmpfs on /tmp, /var/tmp and /dev/shm. Nothing else of the machine exists
+    inside (no repository, no home, no other checkout), and ``job["hide"]`` paths inside a bound
+    folder (labhelpers/instructor) are covered."""
+    system = [p for p in SYSTEM if os.path.lexists(p)]
+    wanted = [p for p in _outermost(job.get("expose", []))
+              if not any(p == s or p.startswith(s + "/") for s in system if not os.path.islink(s))]
+    # open every source first: the new root is mounted on /tmp, where a virtual environment may live
+    binds = {p: os.open(p, os.O_PATH) for p in system + wanted + ["/dev"] if not os.path.islink(p)}
+    data_dir = job.get("data_dir")
+    data_fd = os.open(data_dir, os.O_PATH) if data_dir and os.path.isdir(data_dir) else None
+    null_fd = os.open("/dev/null", os.O_PATH)
+    root, size = "/tmp", int(job.get("tmpfs_mb", 512))
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=755")
+    for path in sorted(set(binds) | {"/tmp", "/var/tmp", "/dev/shm"}, key=lambda p: p.count("/")):
+        target = root + path
+        if path in ("/tmp", "/var/tmp", "/dev/shm"):
+            os.makedirs(target, mode=0o755, exist_ok=True)
+            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+        else:
+            _bind(binds[path], target, readonly=path != "/dev")
+    for path in system:
+        if os.path.islink(path):  # /bin -> usr/bin on merged-/usr systems
+            os.symlink(os.readlink(path), root + path)
+    covered = []
+    for path in job.get("hide", []):
+        inside = any(path.startswith(p + "/") for p in wanted)
+        if inside and os.path.isdir(root + path):
+            mount("tmpfs", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")
+            covered.append(path)
+        elif inside and os.path.isfile(root + path):
+            _bind(os.dup(null_fd), root + path)
+            covered.append(path)
+    os.close(null_fd)
+    os.makedirs(root + "/proc", mode=0o555)
+    try:
+        mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        _bind(os.open("/proc", os.O_PATH), root + "/proc", readonly=False)
     work = "/tmp/work"
-    os.mkdir(work, 0o755)
+    os.mkdir(root + work, 0o755)
     if data_fd is not None:
-        _bind_readonly(data_fd, os.path.join(work, "data"))
-    report["workdir"] = f"fresh tmpfs ({tmpfs_mb} MiB), data/ read-only"
+        _bind(data_fd, root + work + "/data")
+    _switch_root(root, report)
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    report["visible_paths"] = sorted(system + wanted + ["/dev", "/proc", "/tmp", "/var/tmp"])
+    report["covered_paths"] = covered
+    report["filesystem_readonly"] = True
+    report["workdir"] = f"fresh tmpfs ({size} MiB), data/ read-only"
     return work
 
 
@@ -215,11 +214,7 @@ def setup(job: dict) -> tuple[str, dict]:
     namespaces = job.get("mode") in ("root-namespaces", "user-namespaces")
     if namespaces:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
-        hide(job.get("hide", []), report)
-        if job.get("uid") is not None:
-            expose(job.get("expose", []), report)
-        readonly_filesystem(report)
-        workdir = private_workdir(job.get("data_dir"), int(job.get("tmpfs_mb", 512)), job.get("expose", []), report)
+        workdir = new_root(job, report)
     else:
         workdir = job["workdir"]
         report["workdir"] = "private folder on disk (other paths stay visible)"
@@ -231,7 +226,7 @@ def setup(job: dict) -> tuple[str, dict]:
     set_limits(job.get("limits", {}), report)
     drop_privileges(job.get("uid"), workdir, report)
     os.chdir(workdir)
-    visible = [p for p in report.get("hidden_paths", []) if _readable(p)]
+    visible = [p for p in job.get("hide", []) if _readable(p)]
     if namespaces:
         report["hidden_check"] = "ok" if not visible else f"STILL READABLE: {visible[:5]}"
     report["network"] = network_report()
