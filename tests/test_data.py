@@ -102,6 +102,20 @@ def test_shuffle_order_follows_torch_seed():
     assert sorted(sum(first, [])) == list(range(10))
 
 
+def test_batches_match_a_dataloader_after_the_same_seed():
+    from torch.utils.data import DataLoader, TensorDataset
+    X, y = torch.arange(50.0).unsqueeze(1), torch.arange(50)
+    mine = TensorLoader(X, y, batch_size=8, shuffle=True)
+    theirs = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True)
+    test_mine, test_theirs = TensorLoader(X, y, batch_size=20), DataLoader(TensorDataset(X, y), batch_size=20)
+    orders = []
+    for train, test in ((mine, test_mine), (theirs, test_theirs)):
+        torch.manual_seed(3)
+        epochs = [[b.tolist() for _, b in train] + [b.tolist() for _, b in test] for _ in range(2)]
+        orders.append(epochs)  # two epochs, each followed by a pass over the test loader
+    assert orders[0] == orders[1]
+
+
 def test_loader_rejects_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         TensorLoader(torch.zeros(4, 1), torch.zeros(4), batch_size=0)

@@ -103,3 +103,35 @@ def test_missing_checkpoint_says_what_to_do(tmp_path):
 def test_fit_rejects_zero_epochs(loaders):
     with pytest.raises(ValueError, match="num_epochs"):
         fit(NetFF(), *loaders, torch.optim.SGD(NetFF().parameters(), lr=0.1), "cpu", 0)
+
+
+class _ViewCNN(torch.nn.Module):
+    """A CNN written the slides' way: .view() on conv features (cannot run in channels_last)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(1, 2, 5), torch.nn.Linear(2 * 24 * 24, 10)
+
+    def forward(self, x):
+        return torch.log_softmax(self.fc(self.conv(x).view(-1, 2 * 24 * 24)), dim=1)
+
+
+def test_fit_trains_a_cnn_in_channels_last_on_the_cpu(loaders):
+    model = NetCNN()
+    fit(model, *loaders, torch.optim.SGD(model.parameters(), lr=0.01), "cpu", 1, progress=False)
+    assert model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.conv2.weight.is_contiguous()
+
+
+def test_fit_keeps_the_layout_when_asked(loaders):
+    model = NetCNN()
+    fit(model, *loaders, torch.optim.SGD(model.parameters(), lr=0.01), "cpu", 1, progress=False,
+        channels_last=False)
+    assert model.conv2.weight.is_contiguous()
+
+
+def test_a_model_using_view_trains_in_the_default_layout_with_a_note(loaders, capsys):
+    model = _ViewCNN()
+    history = fit(model, *loaders, torch.optim.SGD(model.parameters(), lr=0.01), "cpu", 1, progress=False)
+    assert model.conv.weight.is_contiguous() and len(history["test_accuracy"]) == 1
+    assert ".reshape()" in capsys.readouterr().out

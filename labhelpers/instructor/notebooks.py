@@ -264,6 +264,8 @@ def make_student(solution, root: str | Path, name: str):
         removed_all += removed
         if target.cell_type == "code":
             target.outputs, target.execution_count = [], None
+    for cell in student.cells:
+        cell.metadata.pop("execution", None)  # timestamps of the solution's last run: noise in a student copy
     student = apply_colab_header(student, *colab_header_sources(root, stu_path.name))
     solution_sha = _sha256(json.dumps([[c.cell_type, c.source] for c in solution.cells], ensure_ascii=False))
     student.metadata["labkit"] = {"generated_from": sol_path.name, "solution_sha256": solution_sha,
