@@ -219,6 +219,27 @@ def test_codec_round_trip_keeps_kinds_and_values():
     assert np.array_equal(back[0], value[0]) and back[2] == [1, "a", None] and back[3] == {"k": True}
 
 
+def test_codec_keeps_a_zero_dimensional_tensor():
+    import torch
+    assert decode(encode(torch.tensor(2.5))).shape == ()
+
+
+def test_layers_input_is_the_same_layer_in_any_process_and_comes_back_as_its_weights():
+    from labhelpers.instructor.hidden import Layers, wire
+    spec = Layers((("Linear", 3, 2), ("Sigmoid",)), seed=5)
+    first, second = decode(wire(spec)), decode(wire(spec))
+    assert type(first).__name__ == "Sequential" and first.training
+    assert compare(encode(first), encode(second)) is None
+    with __import__("torch").no_grad():
+        second[0].weight.add_(0.1)
+    assert "0.weight" in compare(encode(second), encode(first))
+
+
+def test_layers_input_refuses_anything_but_known_torch_layers():
+    with pytest.raises(ValueError, match="unknown layer"):
+        decode({"__layers__": [["Module"]], "seed": 0})
+
+
 def test_codec_reduces_unknown_objects_to_their_type():
     class Liar:
         def __eq__(self, other):

@@ -80,6 +80,12 @@ def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
     if isinstance(value, dict):
         pairs = [[encode(k, depth + 1, budget), encode(v, depth + 1, budget)] for k, v in list(value.items())[:10_000]]
         return {"__map__": pairs}
+    if torch is not None and isinstance(value, torch.nn.Module):  # its weights: a dict name -> tensor
+        try:
+            state = list(torch.nn.Module.state_dict(value).items())[:10_000]
+        except Exception:  # noqa: BLE001 - a student's module may break anything
+            return {"__opaque__": type(value).__name__, "repr": "an nn.Module whose state_dict() fails"}
+        return {"__map__": [[name, encode(t, depth + 1, budget)] for name, t in state], "module": type(value).__name__}
     return {"__opaque__": type(value).__name__, "repr": _safe_repr(value)}
 
 
@@ -101,6 +107,20 @@ def _poly_trig(spec: dict):
 
 FUNCTIONS = {"poly_trig": _poly_trig}
 MODELS = ("NetFF", "NetCNN", "LeNet", "LeNetModified")
+LAYERS = ("Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+          "ELU", "Flatten", "Dropout", "MaxPool2d")  # torch.nn classes a __layers__ input may use
+
+
+def build_layers(spec: list, seed: int):
+    """``spec`` [[name, *numbers], ...] as torch.nn layers (one layer alone, more in nn.Sequential), weights from ``seed``."""
+    from torch import nn
+    layers = []
+    for name, *args in spec:
+        if name not in LAYERS or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+            raise ValueError(f"unknown layer {name!r} or non-numeric arguments; known: {LAYERS}")
+        layers.append(getattr(nn, name)(*args))
+    model = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+    return fill_weights(model, seed).train()
 
 
 def fill_weights(model, seed: int):
@@ -141,7 +161,7 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
         if data.get("kind") != "tensor":
             return array if data.get("kind") == "ndarray" else array[()]
         import torch
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).clone()
+        tensor = torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape)).clone()  # keeps 0-d
         return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
     if "__seq__" in data:
         items = [decode(item, files_dir) for item in data["__seq__"]]
@@ -158,6 +178,8 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
         with open(path, "wb") as fp:
             fp.write(content)
         return path
+    if "__layers__" in data:
+        return build_layers(data["__layers__"], int(data["seed"]))
     if "__module__" in data:
         from labhelpers import models
         if data["__module__"] not in MODELS:

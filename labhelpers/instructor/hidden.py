@@ -51,6 +51,16 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Layers:
+    """A layer input built from torch.nn (codec.LAYERS), weights from ``seed``: e.g. ``Layers((("Linear", 300, 100),), 7)``
+    is one ``nn.Linear(300, 100)``; several entries make an ``nn.Sequential``. A module comes back (as an answer,
+    or with ``report_args``) as a dict of its state: parameter name -> tensor."""
+
+    spec: tuple
+    seed: int
+
+
+@dataclass(frozen=True)
 class Call:
     """One probe call of the student's function, and what to report back besides its answer."""
 
@@ -120,13 +130,15 @@ def load_lab_tests(tests_dir: str | Path, lab: str) -> LabTests:
 
 # ----------------------------------------------------------------------------- wire format
 def wire(value: Any) -> Any:
-    """``value`` in the sandbox's JSON format, including Fn/File/Model inputs."""
+    """``value`` in the sandbox's JSON format, including Fn/File/Model/Layers inputs."""
     if isinstance(value, Fn):
         return {"__fn__": "poly_trig", "poly": list(value.poly), "sin": list(value.sin), "exp": list(value.exp)}
     if isinstance(value, File):
         return {"__file__": value.name, "base64": base64.b64encode(value.content).decode()}
     if isinstance(value, Model):
         return {"__module__": value.name, "seed": value.seed}
+    if isinstance(value, Layers):
+        return {"__layers__": [list(layer) for layer in value.spec], "seed": value.seed}
     if isinstance(value, (list, tuple)):
         return {"__seq__": [wire(v) for v in value], "type": "tuple" if isinstance(value, tuple) else "list"}
     if isinstance(value, dict):

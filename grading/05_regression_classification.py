@@ -1,0 +1,139 @@
+"""Hidden tests of lab 05 (regression and classification: MSE and BCE gradients, learning rate, softmax, CE).
+
+Instructor only: never released. Fresh random cases per submission; references run in the grader
+(autograd and SVD, independent of the formulas the students are asked to use).
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labhelpers.checks.regression import _error_and_ce
+from labhelpers.instructor.hidden import Call, Exercise
+from labhelpers.instructor.verdict import as_array, compare, describe, kind
+
+LAB = "05_regression_classification"
+PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
+LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
+
+
+def _sizes(rng):
+    """(m, n): more points than inputs, a single point, and a single input."""
+    return [(int(rng.integers(7, 30)), int(rng.integers(2, 6))), (1, int(rng.integers(2, 5))),
+            (int(rng.integers(3, 10)), 1)]
+
+
+def _pair_compare(got, want) -> str | None:
+    """(dW, db): dW must have W's shape; db may be any one-number shape (as the public check allows)."""
+    if kind(got) not in ("list", "tuple") or len(got["__seq__"]) != 2:
+        return f"expected a tuple (dW, db), received {describe(got)}"
+    (dW, db), (want_dW, want_db) = got["__seq__"], want["__seq__"]
+    reason = compare(dW, want_dW, atol=1e-8, rtol=1e-6)
+    if reason:
+        return "dW: " + reason
+    value = as_array(db)
+    if value is None or value.size != 1:
+        return f"db: expected one number, shape (1,), received {describe(db)}"
+    return None if np.allclose(value.reshape(1), as_array(want_db), atol=1e-8, rtol=1e-6) else "db: wrong value"
+
+
+# ----------------------------------------------------------------------------- exercise 1
+def _mse_probes(rng):
+    calls = []
+    for m, n in _sizes(rng):
+        X = rng.normal(size=(m, n)) * rng.uniform(0.5, 3)
+        y = X @ rng.normal(size=(n, 1)) + rng.normal(size=(m, 1))  # (m, 1)
+        calls.append(Call((X, y, rng.normal(size=(n, 1)), rng.normal(size=1)), label=f"X ({m}, {n}), NumPy"))
+    return calls
+
+
+def _mse_reference(X, y, W, b):
+    W_t, b_t = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ((torch.from_numpy(X) @ W_t + b_t - torch.from_numpy(y)) ** 2).mean().backward()
+    return W_t.grad.numpy(), b_t.grad.numpy()
+
+
+# ----------------------------------------------------------------------------- exercise 2
+def _lr_probes(rng):
+    m, n = int(rng.integers(5, 40)), int(rng.integers(1, 5))
+    cases = [(rng.normal(loc=rng.uniform(1, 3), size=(m, n)), f"X ({m}, {n}), mean far from 0"),
+             (rng.normal(size=(m, 1)) * rng.uniform(2, 5), f"X ({m}, 1), spread out"),
+             (rng.normal(size=(2, 4)) + 1, "X (2, 4): fewer points than parameters")]
+    return [Call((X,), label=label) for X, label in cases]
+
+
+def _lr_reference(X):
+    X_tilde = np.hstack([X, np.ones((len(X), 1))])                # (m, n + 1)
+    return float(len(X) / np.linalg.norm(X_tilde, 2) ** 2)     # 2 / (2/m sigma_max^2)
+
+
+# ----------------------------------------------------------------------------- exercise 3
+def _bce_probes(rng):
+    calls = []
+    for m, n in _sizes(rng):
+        X = torch.from_numpy(rng.normal(size=(m, n)) * 2)
+        y = torch.from_numpy((rng.random((m, 1)) < 0.5).astype(np.float64))
+        W, b = torch.from_numpy(rng.normal(size=(n, 1)) * 2), torch.from_numpy(rng.normal(size=1))
+        calls.append(Call((X, y, W, b), label=f"X ({m}, {n}), float64 tensors"))
+    return calls
+
+
+def _bce_reference(X, y, W, b):
+    W_t, b_t = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    F.binary_cross_entropy_with_logits(X @ W_t + b_t, y).backward()
+    return W_t.grad, b_t.grad
+
+
+# ----------------------------------------------------------------------------- exercise 4
+def _softmax_probes(rng):
+    N, K = int(rng.integers(3, 12)), int(rng.integers(2, 8))
+    N = N + 1 if N == K else N
+    huge = rng.normal(size=(2, K)) * 3 + np.array([[1000.0], [-1000.0]])  # one row near +1000, one near -1000
+    cases = [(rng.normal(size=(N, K)) * 4, f"Z ({N}, {K})"), (rng.normal(size=(1, K)), f"Z (1, {K}), one row"),
+             (huge, f"Z (2, {K}): one row near +1000, one near -1000 (exp overflows / underflows)"),
+             (rng.normal(size=(N, K)).astype(np.float32) * 5 + 500, f"Z ({N}, {K}) near 500, float32")]
+    return [Call((torch.from_numpy(Z),), label=label) for Z, label in cases]
+
+
+def _softmax_compare(got, want) -> str | None:
+    values = as_array(got)
+    if values is not None and not np.isfinite(values).all():
+        return "your probabilities contain inf or nan (exp overflowed or every exp of a row underflowed to 0)"
+    return compare(got, want, atol=1e-7, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- exercise 5
+def _ce_probes(rng):
+    calls = []
+    for N, K in [(int(rng.integers(5, 40)), int(rng.integers(2, 6))), (1, int(rng.integers(2, 6))),
+                 (int(rng.integers(2, 5)), int(rng.integers(6, 10)))]:
+        P = torch.softmax(torch.from_numpy(rng.normal(size=(N, K)) * 2), dim=1)   # (N, K) float64
+        y = torch.from_numpy(rng.integers(0, K, size=N))                        # (N,) int64
+        right = rng.random(N) < 0.5
+        y[torch.from_numpy(right)] = P.argmax(dim=1)[torch.from_numpy(right)]  # some predictions right, some wrong
+        calls.append(Call((P, y), label=f"P ({N}, {K}), y ({N},)"))
+    return calls
+
+
+def _ce_compare(got, want) -> str | None:
+    reason = compare(got, want)
+    return reason and reason.replace("item 0:", "error rate:").replace("item 1:", "cross-entropy:")
+
+
+EXERCISES = [
+    Exercise("mse_gradients", 2, "With the residuals e = XW + b - y (one per point): dW is 2/m times X transposed "
+             "times e, shaped like W (n, 1); db is 2/m times the sum of e, shape (1,). m is the number of points "
+             "(rows of X), not of inputs.", _mse_probes, _mse_reference, compare=_pair_compare),
+    Exercise("max_stable_lr", 2, "Append a column of ones to X (the bias), build the Hessian 2/m X~^T X~ with m the "
+             "number of rows, and return 2 divided by its largest eigenvalue as one float.",
+             _lr_probes, _lr_reference, atol=0, rtol=1e-6),
+    Exercise("bce_gradients", 2, "With p the sigmoid of the scores XW + b: dW is X transposed times (p - y), divided "
+             "by m, shaped like W; db is the mean of (p - y), shaped like b. The sigmoid's derivative cancels: no "
+             "extra factor.", _bce_probes, _bce_reference, compare=_pair_compare),
+    Exercise("softmax", 2, "Row by row (dim 1): subtract each row's own largest logit, exponentiate, divide by that "
+             "row's sum. The result has Z's shape and stays finite for logits around +-1000.",
+             _softmax_probes, lambda Z: torch.softmax(Z, dim=1), compare=_softmax_compare),
+    Exercise("error_rate_and_cross_entropy", 2, "A row is predicted right when its largest probability sits in the "
+             "true class; the error rate is the fraction of wrong rows. The cross-entropy is the mean over the "
+             "rows of minus the natural log of each row's true-class probability (one entry per row). Return two "
+             "floats.", _ce_probes, lambda P, y: _error_and_ce(P.numpy(), y.numpy()), compare=_ce_compare),
+]
