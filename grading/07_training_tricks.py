@@ -1,0 +1,231 @@
+"""Hidden tests of lab 07 (training tricks: momentum and AdaGrad steps by hand, Kaiming init, inverted dropout).
+
+Instructor only: never released. Fresh random cases per submission; references run in the grader.
+Dropout is random, so its answers are graded by their properties (share of zeros, rescaling, a new mask
+per call, identity in evaluation), never against one draw. So is init_weights, whose answer is a side effect:
+it gets large seeded torch layers (``Layers``: an nn.Linear, an nn.Conv2d, and modules it must leave alone),
+they come back after the call (``report_args``) and their weights must be new, uniform within
++-sqrt(6 / fan_in) (kaiming_uniform_, mode='fan_in', a = 0) with mean 0 and standard deviation
+sqrt(2 / fan_in), each within 6 standard errors of its sample size. Biases are not part of the exercise
+(the slide re-initialises the weight only) and are not graded.
+"""
+import math
+
+import numpy as np
+import torch
+
+from labhelpers.instructor.codec import build_layers
+from labhelpers.instructor.hidden import Call, Exercise, Layers
+from labhelpers.instructor.verdict import as_array, describe, kind
+
+LAB = "07_training_tricks"
+PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
+LIMITS = {"cell_timeout": 300, "notebook_timeout": 900}
+
+
+def _tensor(rng, shape, dtype=torch.float64, scale=1.0) -> torch.Tensor:
+    return (scale * torch.from_numpy(rng.normal(size=shape))).to(dtype)
+
+
+def _shape(rng) -> tuple:
+    return tuple(int(n) for n in rng.integers(2, 7, size=int(rng.integers(1, 4))))
+
+
+# ----------------------------------------------------------------------------- exercises 1 and 2
+def _momentum_probes(rng):
+    calls = []
+    for case, dtype in enumerate([torch.float64, torch.float64, torch.float32, torch.float64]):
+        shape = _shape(rng)
+        lr, beta = round(float(rng.uniform(0.01, 0.5)), 3), round(float(rng.uniform(0.5, 0.99)), 3)
+        beta = 0.0 if case == 3 else beta  # beta = 0: plain SGD
+        V = torch.zeros(shape, dtype=dtype) if case == 0 else _tensor(rng, shape, dtype, 0.3)
+        calls.append(Call((_tensor(rng, shape, dtype), V, _tensor(rng, shape, dtype), lr, beta),
+                          label=f"tensors of shape {shape} ({dtype}), lr = {lr}, beta = {beta}"
+                          + (", V = 0 (first step)" if case == 0 else ", V from earlier steps")))
+    return calls
+
+
+def _momentum_reference(W, V, grad, lr, beta):
+    V = beta * V - lr * grad
+    return W + V, V
+
+
+def _adagrad_probes(rng):
+    calls = []
+    for case, (dtype, eps) in enumerate([(torch.float64, None), (torch.float64, 1e-10), (torch.float32, 1e-10),
+                                         (torch.float64, 0.01)]):
+        shape = _shape(rng)
+        lr = round(float(rng.uniform(0.05, 1.0)), 3)
+        n = torch.zeros(shape, dtype=dtype)  # cases 0 and 3: the first step (3: small gradients, eps matters)
+        if case in (1, 2):
+            n = sum(_tensor(rng, shape, dtype) ** 2 for _ in range(int(rng.integers(1, 6))))
+        args = (_tensor(rng, shape, dtype), n, _tensor(rng, shape, dtype, 0.1 if case == 3 else 1.0), lr)
+        calls.append(Call(args if eps is None else args + (eps,), label=f"tensors of shape {shape} ({dtype}), lr = "
+                          f"{lr}, " + ("eps not given (default 1e-10)" if eps is None else f"eps = {eps:g}")
+                          + (", n = 0 (first step)" if case in (0, 3) else ", n from earlier steps")))
+    return calls
+
+
+def _adagrad_reference(W, n, grad, lr, eps=1e-10):
+    n = n + grad ** 2
+    return W - lr * grad / torch.sqrt(n + eps), n
+
+
+# ----------------------------------------------------------------------------- exercise 3
+def _init_probes(rng):
+    """A big Linear and a Conv2d (fan_in far from fan_out), then modules init_weights must leave alone."""
+    n_in, n_out = int(rng.integers(500, 900)), int(rng.integers(100, 250))
+    c_in, c_out, k = int(rng.integers(6, 16)), int(rng.integers(40, 64)), int(rng.choice([3, 5]))
+    width = int(rng.integers(64, 512))
+    layers = [(("Linear", n_in, n_out), f"nn.Linear({n_in}, {n_out}): fan_in {n_in}"),
+              (("Conv2d", c_in, c_out, k), f"nn.Conv2d({c_in}, {c_out}, {k}): fan_in {c_in} x {k} x {k} = "
+               f"{c_in * k * k}"),
+              (("Linear", n_out, n_in), f"nn.Linear({n_out}, {n_in}): fan_in {n_out}"),
+              (("BatchNorm2d", c_out), f"nn.BatchNorm2d({c_out}) (must stay unchanged)"),
+              (("BatchNorm1d", width), f"nn.BatchNorm1d({width}) (must stay unchanged)"),
+              (("ReLU",), "nn.ReLU() (no parameters: model.apply calls init_weights on it too)")]
+    return [Call((Layers((spec,), int(rng.integers(2**31))),), label=label, report_args=True)
+            for spec, label in layers]
+
+
+def _init_reference(m):
+    """The slide's init_weights (the solution): only what the layers look like afterwards is graded."""
+    if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+        torch.nn.init.kaiming_uniform_(m.weight, mode="fan_in")
+
+
+def _any_answer(got, want) -> str | None:
+    """init_weights works by its side effect on the layer: what it returns is not graded."""
+    return None
+
+
+def _state_after(call: Call, response: dict) -> tuple[dict, dict] | str:
+    """(seeded state before the call, state the sandbox sent back after it) as float64 arrays, or a reason."""
+    after = (response.get("args_after") or [None])[0]
+    if kind(after) != "dict":
+        return "the layer could not be read back after your function ran"
+    layers = call.args[0]
+    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
+    state = {k: as_array(v) for k, v in after["__map__"]}
+    for name, tensor in before.items():
+        if name not in state or state[name] is None or state[name].shape != tuple(tensor.shape):
+            return (f"the layer's {name} is missing or changed its shape (expected {tuple(tensor.shape)}): "
+                    "fill the existing weight in place")
+    return {k: v.double().numpy() for k, v in before.items()}, state
+
+
+def _init_properties(call: Call, response: dict) -> str | None:
+    found = _state_after(call, response)
+    if isinstance(found, str):
+        return found
+    before, after = found
+    layer_type = call.args[0].spec[0][0]
+    if layer_type not in ("Linear", "Conv2d"):
+        changed = sorted(name for name in before if not np.array_equal(before[name], after[name]))
+        return (f"{layer_type} was changed ({', '.join(changed)}): leave every module that is not an nn.Linear or "
+                "an nn.Conv2d alone") if changed else None
+    w, seeded = after["weight"], before["weight"]
+    if np.array_equal(w, seeded):
+        return ("the weight still holds its old values: re-initialise it in place with Kaiming's uniform "
+                "initialisation (fan_in)")
+    n, fan_in, fan_out = w.size, w[0].size, w.shape[0] * (w[0, 0].size if w.ndim > 2 else 1)
+    bound = math.sqrt(6 / fan_in)       # kaiming_uniform_, a = 0: gain sqrt(2) times sqrt(3 / fan_in)
+    std = bound / math.sqrt(3)          # a uniform on [-bound, bound]: = sqrt(2 / fan_in)
+    w_max, w_mean, w_std = float(np.abs(w).max()), float(w.mean()), float(w.std())
+    # 6 standard errors: mean sigma / sqrt(n); a uniform's sample std sigma sqrt(0.8 / (4 n)) (kurtosis 9/5);
+    # max |w| of n uniform draws stays below (1 - 30 / n) * bound with probability (1 - 30 / n)**n ~ e^-30
+    got = f"(received max |w| {w_max:.4f}, mean {w_mean:+.4f}, std {w_std:.4f})"
+    want = f"(expected |w| <= {bound:.4f} = sqrt(6 / fan_in), fan_in = {fan_in}, mean ~0, std ~{std:.4f})"
+    if abs(w_std - math.sqrt(6 / fan_out) / math.sqrt(3)) < 6 * math.sqrt(0.2 / n) * w_std:
+        return f"the spread matches fan_out = {fan_out}, not fan_in {got} {want}"
+    if w_max > bound * (1 + 1e-5):
+        extra = " (kaiming_normal_ is not bounded: the slide uses kaiming_uniform_)" \
+            if abs(w_std - std) < 0.05 * std else ""
+        return f"some weights are outside +-sqrt(6 / fan_in){extra} {got} {want}"
+    if abs(w_mean) > 6 * std / math.sqrt(n):
+        return f"the weights are not centred on 0 {got} {want}"
+    if abs(w_std - std) > 6 * math.sqrt(0.2 / n) * std:
+        if abs(w_std - 1 / math.sqrt(3 * fan_in)) < 6 * math.sqrt(0.2 / n) * w_std:
+            return (f"these look like PyTorch's default weights, uniform in +-1 / sqrt(fan_in): the slide's "
+                    f"initialisation is wider {got} {want}")
+        return f"the weights' spread is not Kaiming-uniform's {got} {want}"
+    if w_max < (1 - 30 / n) * bound:
+        return f"the weights do not fill the interval +-sqrt(6 / fan_in) like a uniform would {got} {want}"
+    return None
+
+
+# ----------------------------------------------------------------------------- exercise 4
+def _nonzero(rng, shape) -> torch.Tensor:
+    """float32 values of size 0.5 to 1.5 and random sign: a 0 in the answer can only come from the mask."""
+    return torch.from_numpy((rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)).astype(np.float32))
+
+
+def _dropout_probes(rng):
+    small = _tensor(rng, _shape(rng), torch.float32)
+    calls = [Call((small, round(float(rng.uniform(0.2, 0.8)), 2)), {"training": False},
+                  label=f"training=False, X of shape {tuple(small.shape)}")]
+    big = _nonzero(rng, (int(rng.integers(80, 150)), int(rng.integers(100, 200))))
+    p_low, p_high = round(float(rng.uniform(0.15, 0.4)), 2), round(float(rng.uniform(0.6, 0.85)), 2)
+    calls.append(Call((big, p_low, True), label=f"p = {p_low}, X of shape {tuple(big.shape)} (first of two calls)"))
+    calls.append(Call((big, p_low, True), label=f"p = {p_low}, the same X again (a new random mask is expected)"))
+    other = _nonzero(rng, (int(rng.integers(20, 40)), 16, int(rng.integers(20, 40))))
+    calls.append(Call((other, p_high), label=f"p = {p_high}, X of shape {tuple(other.shape)}, training not given"))
+    return calls
+
+
+def _dropout_reference(X, p, training=True):
+    return X if not training else X * (torch.rand_like(X) >= p).to(X.dtype) / (1 - p)
+
+
+def _same_shape(got, want) -> str | None:
+    g, w = as_array(got), as_array(want)
+    if g is None:
+        return f"expected {describe(want)}, received {describe(got)}"
+    return None if g.shape == w.shape else f"expected shape {tuple(w.shape)}, received shape {tuple(g.shape)}"
+
+
+_FIRST_MASKS: dict = {}  # id(X) -> (X, zero mask of the first call): the second call must draw a new one
+
+
+def _dropout_properties(call: Call, response: dict) -> str | None:
+    X, p = call.args[0], call.args[1]
+    x, got = X.double().numpy(), as_array(response["value"])
+    if not call.kwargs.get("training", call.args[2] if len(call.args) > 2 else True):
+        return None if np.array_equal(got, x) else "with training=False, X must come back unchanged"
+    zero = got == 0
+    share, tolerance = float(zero.mean()), 6 * math.sqrt(p * (1 - p) / x.size) + 0.005
+    if abs(share - p) > tolerance:
+        return (f"{share:.1%} of the values were set to 0, expected about {p:.0%} (p is the probability of "
+                "DROPPING a value)")
+    scale = got[~zero] / x[~zero]
+    if not np.allclose(scale, 1 / (1 - p), rtol=1e-5, atol=0):
+        return f"kept values were multiplied by about {np.median(scale):.3f}, expected 1 / (1 - p) = {1 / (1 - p):.3f}"
+    if len(_FIRST_MASKS) > 64:
+        _FIRST_MASKS.clear()
+    if "first of two" in call.label:
+        _FIRST_MASKS[id(X)] = (X, zero)
+    first = _FIRST_MASKS.pop(id(X), None) if "again" in call.label else None
+    if first is not None and first[0] is X and np.array_equal(first[1], zero):
+        return "the same values were dropped in two calls: draw a new random mask at every call"
+    return None
+
+
+EXERCISES = [
+    Exercise("momentum_step", 2, "Follow the slide's order: first the new velocity, which keeps beta times the old "
+             "one and moves against the gradient by lr times it; then move W by that NEW velocity. Return both new "
+             "tensors (W, V); it must work for tensors of any shape.", _momentum_probes, _momentum_reference,
+             forbidden=(".optim", "SGD")),
+    Exercise("adagrad_step", 2, "First add the element-wise square of the gradient to the running sum n; then step "
+             "against the gradient with lr divided by the square root of (the updated n plus eps), using the eps you "
+             "are given, inside the root as on the slide. Return (W, n).", _adagrad_probes, _adagrad_reference,
+             forbidden=(".optim", "Adagrad")),
+    Exercise("init_weights", 2, "Act only when the module is an nn.Linear or an nn.Conv2d, and then re-initialise "
+             "its weight in place with the slide's Kaiming (He) UNIFORM initialisation computed from fan_in (the "
+             "inputs feeding one output unit: for a convolution, in_channels times the kernel area); every other "
+             "module, with or without parameters, must pass through untouched.", _init_probes, _init_reference,
+             compare=_any_answer, verify=_init_properties),
+    Exercise("dropout", 2, "With training=False give X back unchanged. When training, drop every value "
+             "independently with probability p, with a fresh random mask at each call, and multiply the values you "
+             "keep by 1 / (1 - p) so that the expected value stays the same.", _dropout_probes, _dropout_reference,
+             compare=_same_shape, verify=_dropout_properties, forbidden=("Dropout", ".dropout")),
+]

@@ -1,0 +1,183 @@
+"""Hidden tests of lab 09 (GAN on MNIST: the generator's two gradients, the slides' init, D's and G's costs).
+
+Instructor only: never released. Fresh random cases per submission; references run in the grader (the
+costs as binary cross-entropies from labhelpers.checks.gan, the gradients by autograd in float64).
+
+Exercise 2, ``glorot_init(layer)``, fills an ``nn.Linear`` in place at random and returns None, so it is
+graded by properties: it gets large seeded layers (``Layers``) whose fan_in and fan_out differ a lot, they
+come back after the call (``report_args``), and the weights must be new, with mean 0 and the slides' standard
+deviation 1 / sqrt(fan_in / 2) (He normal, despite the name; the textbook Glorot sqrt(2 / (fan_in + fan_out))
+fails), normally distributed (kurtosis 3), each within 6 standard errors of its sample size, and the
+biases exactly 0.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labhelpers.checks.gan import reference_discriminator_loss, reference_generator_loss
+from labhelpers.instructor.codec import build_layers
+from labhelpers.instructor.hidden import Call, Exercise, Layers
+from labhelpers.instructor.verdict import as_array, kind
+
+LAB = "09_gan_mnist"
+PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
+LIMITS = {"cell_timeout": 300, "notebook_timeout": 900}
+
+
+def _tensor(values, dtype=torch.float32, grad=False) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(values)).to(dtype).requires_grad_(grad)
+
+
+# ----------------------------------------------------------------------------- exercise 1
+def _logit_probes(rng):
+    n, batch = int(rng.integers(5, 50)), int(rng.integers(2, 65))
+    return [Call((_tensor(np.sort(rng.uniform(-10, 10, n)), torch.float64),), label=f"{n} logits in [-10, 10]"),
+            Call((_tensor(rng.normal(0, 3, (batch, 1))),), label=f"D's float32 logits of a batch of {batch}, (B, 1)"),
+            Call((_tensor(rng.uniform(-30, 30, n), torch.float64),),
+                 label=f"{n} logits in [-30, 30] (a very confident D)")]
+
+
+def _logit_reference(a):
+    """Autograd's gradients of log(1 - sigmoid(a)) and -log(sigmoid(a)), in float64."""
+    grads = []
+    for loss in (lambda x: torch.log1p(-torch.sigmoid(x)), lambda x: -F.logsigmoid(x)):
+        x = a.detach().double().requires_grad_(True)
+        grads.append(torch.autograd.grad(loss(x).sum(), x)[0].to(a.dtype))
+    return tuple(grads)
+
+
+# ----------------------------------------------------------------------------- exercise 2
+SLIDE_LAYERS = [(100, 256), (256, 784), (784, 256), (256, 1)]  # nn_G and nn_D of the slides
+
+
+def _glorot_probes(rng):
+    shapes = [(int(rng.integers(600, 1000)), int(rng.integers(30, 120))),    # fan_in >> fan_out
+              (int(rng.integers(50, 150)), int(rng.integers(600, 1000))),    # fan_in << fan_out
+              SLIDE_LAYERS[int(rng.integers(len(SLIDE_LAYERS)))]]           # one of the slides' layers
+    return [Call((Layers((("Linear", n_in, n_out),), int(rng.integers(2**31))),), report_args=True,
+                 label=f"nn.Linear({n_in}, {n_out}): weight ({n_out}, {n_in}), fan_in {n_in}, fan_out {n_out}")
+            for n_in, n_out in shapes]
+
+
+def _glorot_reference(layer):
+    """The solution: what the layer looks like afterwards is graded (_glorot_properties), not this draw."""
+    torch.nn.init.normal_(layer.weight, mean=0.0, std=1.0 / math.sqrt(layer.in_features / 2.0))
+    torch.nn.init.zeros_(layer.bias)
+
+
+def _any_answer(got, want) -> str | None:
+    """glorot_init works by its side effect on the layer: what it returns is not graded."""
+    return None
+
+
+def _glorot_properties(call: Call, response: dict) -> str | None:
+    after = (response.get("args_after") or [None])[0]
+    if kind(after) != "dict":
+        return "the layer could not be read back after your function ran"
+    layers = call.args[0]
+    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
+    state = {k: as_array(v) for k, v in after["__map__"]}
+    for name, tensor in before.items():
+        if state.get(name) is None or state[name].shape != tuple(tensor.shape):
+            return (f"the layer's {name} is missing or changed its shape (expected {tuple(tensor.shape)}): "
+                    "fill the existing tensors in place")
+    w, b = state["weight"], state["bias"]
+    if np.array_equal(w, before["weight"].double().numpy()):
+        return "the weight still holds its old values: fill it in place with new random numbers"
+    n, (fan_out, fan_in) = w.size, w.shape
+    std = 1 / math.sqrt(fan_in / 2)
+    w_mean, w_std = float(w.mean()), float(w.std())
+    got = f"(received mean {w_mean:+.4f}, std {w_std:.4f})"
+    want = f"(expected mean ~0, std {std:.4f} = 1 / sqrt(fan_in / 2), fan_in = {fan_in})"
+    tolerance = 6 / math.sqrt(2 * n)  # 6 standard errors of a normal sample's std, relative
+
+    def near(value):
+        return abs(w_std - value) < tolerance * value
+
+    if abs(w_std - std) > tolerance * std:
+        if near(1 / math.sqrt(fan_out / 2)):
+            return (f"the spread matches fan_out = {fan_out}: PyTorch stores the weight as (outputs, inputs), so "
+                    f"the slides' shape[0] (inputs) is the second dimension here {got} {want}")
+        if near(math.sqrt(2 / (fan_in + fan_out))):
+            return (f"that is the textbook Glorot (Xavier) spread, from fan_in + fan_out; the slides' glorot_init "
+                    f"uses fan_in only {got} {want}")
+        if near(1 / (fan_in / 2)):
+            return f"the standard deviation is missing its square root {got} {want}"
+        return f"the weights' standard deviation is not the slides' {got} {want}"
+    if abs(w_mean) > 6 * std / math.sqrt(n):
+        return f"the weights are not centred on 0 {got} {want}"
+    if n >= 10_000:  # enough numbers to tell a normal from a uniform of the same spread
+        kurtosis = float(np.mean((w - w_mean) ** 4) / w_std ** 4)
+        if abs(kurtosis - 3) > 6 * math.sqrt(24 / n):
+            return (f"the weights are not normally distributed (kurtosis {kurtosis:.2f}, a normal's is 3, a "
+                    "uniform's 1.8): the slides draw from a normal distribution")
+    if not np.all(b == 0):
+        return (f"the biases must all be 0 ({int(np.sum(b != 0))} of {b.size} are not): the slides start every "
+                "bias at zero")
+    return None
+
+
+# ----------------------------------------------------------------------------- exercises 3 and 4
+RANGES = [((0.02, 0.98), (0.02, 0.98)), ((0.9, 0.9999), (1e-4, 0.05)), ((1e-3, 0.1), (0.9, 0.999))]
+# (D(x), D(G(z))) ranges: anywhere; early training (D sure of itself, where the saturating cost is flat); a fooled D
+
+
+def _probabilities(rng, batch, dtype, low_high):
+    """D's outputs (B, 1) in (low, high), as a tensor that requires grad, and how the label says so."""
+    low, high = low_high
+    return _tensor(rng.uniform(low, high, (batch, 1)), dtype, grad=True), f"in ({low:g}, {high:g})"
+
+
+def _cases(rng):
+    """(batch, dtype, ranges): a batch of one in a random regime, then every regime once, float32 and float64."""
+    batches = [1] + [int(b) for b in rng.integers(2, 200, size=len(RANGES))]
+    dtypes = [torch.float64, torch.float32, torch.float64, torch.float32]
+    return zip(batches, dtypes, [RANGES[int(rng.integers(len(RANGES)))]] + RANGES)
+
+
+def _discriminator_probes(rng):
+    calls = []
+    for batch, dtype, (real, fake) in _cases(rng):
+        d_real, real_range = _probabilities(rng, batch, dtype, real)
+        d_fake, fake_range = _probabilities(rng, batch, dtype, fake)
+        label = f"a batch of {batch} ({dtype}), D(x) {real_range}, D(G(z)) {fake_range}"
+        calls.append(Call((d_real, d_fake), label=label))
+    return calls
+
+
+def _generator_probes(rng):
+    calls = []
+    for batch, dtype, (_, fake) in _cases(rng):
+        d_fake, fake_range = _probabilities(rng, batch, dtype, fake)
+        calls.append(Call((d_fake,), label=f"a batch of {batch} ({dtype}), D(G(z)) {fake_range}"))
+    return calls
+
+
+def _connected(call: Call, response: dict) -> str | None:
+    value = response.get("value")
+    if kind(value) != "tensor" or not value.get("requires_grad"):
+        return "return the cost as a torch tensor still connected to the inputs (no .item(), .detach() or NumPy)"
+    return None
+
+
+EXERCISES = [
+    Exercise("logit_gradients", 2, "write D = sigmoid(a), differentiate each cost with the chain rule "
+             "(dD/da = D (1 - D)) and simplify; compute both elementwise from a, without autograd, and return "
+             "(saturating, non-saturating) in that order, each shaped like a",
+             _logit_probes, _logit_reference, atol=1e-6, rtol=1e-5, forbidden=("autograd", "backward", ".grad")),
+    Exercise("glorot_init", 2, "Work in place on the layer you are given: its weight gets fresh numbers from a "
+             "normal distribution with mean 0 and the slides' standard deviation, one over the square root of half "
+             "the layer's fan_in (its number of INPUTS; mind how PyTorch orders a weight's dimensions), and every "
+             "bias becomes exactly 0.", _glorot_probes, _glorot_reference, compare=_any_answer,
+             verify=_glorot_properties),
+    Exercise("discriminator_loss", 2, "the slides' cost_D: minus the batch mean of log D(x) + log(1 - D(G(z))) "
+             "(real images should get 1, fakes 0); average, do not sum, and return a scalar torch tensor connected "
+             "to d_real and d_fake", _discriminator_probes, reference_discriminator_loss, atol=1e-5, rtol=1e-5,
+             verify=_connected, forbidden=("reference_discriminator_loss",)),
+    Exercise("generator_loss", 2, "the slides' NON-saturating cost_G: minus the batch mean of log D(G(z)), not the "
+             "min-max log(1 - D(G(z))) that barely moves while D(G(z)) is near 0; average over the batch and return "
+             "a scalar torch tensor connected to d_fake", _generator_probes, reference_generator_loss,
+             atol=1e-5, rtol=1e-5, verify=_connected, forbidden=("reference_generator_loss",)),
+]
