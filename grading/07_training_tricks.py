@@ -14,9 +14,8 @@ import math
 import numpy as np
 import torch
 
-from labhelpers.instructor.codec import build_layers
 from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, describe, kind
+from labhelpers.instructor.verdict import as_array, describe, layer_states
 
 LAB = "07_training_tricks"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -99,23 +98,8 @@ def _any_answer(got, want) -> str | None:
     return None
 
 
-def _state_after(call: Call, response: dict) -> tuple[dict, dict] | str:
-    """(seeded state before the call, state the sandbox sent back after it) as float64 arrays, or a reason."""
-    after = (response.get("args_after") or [None])[0]
-    if kind(after) != "dict":
-        return "the layer could not be read back after your function ran"
-    layers = call.args[0]
-    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
-    state = {k: as_array(v) for k, v in after["__map__"]}
-    for name, tensor in before.items():
-        if name not in state or state[name] is None or state[name].shape != tuple(tensor.shape):
-            return (f"the layer's {name} is missing or changed its shape (expected {tuple(tensor.shape)}): "
-                    "fill the existing weight in place")
-    return {k: v.double().numpy() for k, v in before.items()}, state
-
-
 def _init_properties(call: Call, response: dict) -> str | None:
-    found = _state_after(call, response)
+    found = layer_states(call, response)
     if isinstance(found, str):
         return found
     before, after = found

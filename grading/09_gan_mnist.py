@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from labhelpers.checks.gan import reference_discriminator_loss, reference_generator_loss
-from labhelpers.instructor.codec import build_layers
 from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, kind
+from labhelpers.instructor.verdict import as_array, kind, layer_states
 
 LAB = "09_gan_mnist"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -73,18 +72,12 @@ def _any_answer(got, want) -> str | None:
 
 
 def _glorot_properties(call: Call, response: dict) -> str | None:
-    after = (response.get("args_after") or [None])[0]
-    if kind(after) != "dict":
-        return "the layer could not be read back after your function ran"
-    layers = call.args[0]
-    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
-    state = {k: as_array(v) for k, v in after["__map__"]}
-    for name, tensor in before.items():
-        if state.get(name) is None or state[name].shape != tuple(tensor.shape):
-            return (f"the layer's {name} is missing or changed its shape (expected {tuple(tensor.shape)}): "
-                    "fill the existing tensors in place")
+    found = layer_states(call, response)
+    if isinstance(found, str):
+        return found
+    before, state = found
     w, b = state["weight"], state["bias"]
-    if np.array_equal(w, before["weight"].double().numpy()):
+    if np.array_equal(w, before["weight"]):
         return "the weight still holds its old values: fill it in place with new random numbers"
     n, (fan_out, fan_in) = w.size, w.shape
     std = 1 / math.sqrt(fan_in / 2)

@@ -186,3 +186,20 @@ def evaluate_in_process(tests, namespace: dict, rng: np.random.Generator) -> lis
             responses = [call_function(shell, exercise.function, call, files_dir) for call in wired]
             results.append(score_exercise(exercise, calls, expected, responses))
     return results
+
+
+def layer_states(call, response: dict) -> tuple[dict, dict] | str:
+    """For a call whose first argument is a ``Layers`` input sent with ``report_args``: (seeded state
+    before the call, state sent back after it) as float64 arrays by name, or a reason for the student."""
+    from .codec import build_layers
+    after = (response.get("args_after") or [None])[0]
+    if kind(after) != "dict":
+        return "the layer could not be read back after your function ran"
+    layers = call.args[0]
+    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
+    state = {k: as_array(v) for k, v in after["__map__"]}
+    for name, tensor in before.items():
+        if state.get(name) is None or state[name].shape != tuple(tensor.shape):
+            return (f"the layer's {name} is missing or changed its shape (expected {tuple(tensor.shape)}): "
+                    "fill the existing tensors in place")
+    return {k: t.double().numpy() for k, t in before.items()}, state
