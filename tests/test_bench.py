@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch.nn as nn
 
-from labhelpers.bench import _run, count_flops, main, measure_sgemm, run_bench
+from labhelpers.bench import _run, count_flops, main, measure_sgemm, median_run, run_bench
 from labhelpers.models import NetCNN
 
 RUN_KEYS = {"recipe", "train_seconds", "eval_seconds", "images", "images_per_second", "final_accuracy",
@@ -71,7 +71,7 @@ def test_quick_results_state_each_target(quick_results):
     assert len(targets) == 4                                              # no ImageNet, no GPU
     assert all(isinstance(t["met"], bool) and t["value"] for t in targets)
     assert set(quick_results["ratios"]) == {"labhelpers_speedup", "accuracy_difference",
-                                            "fast_time_fraction"}
+                                            "fast_time_fraction", "labhelpers_speedup_runs"}
 
 
 def test_a_spawned_run_reports_its_own_peak_memory(idx_root):
@@ -79,6 +79,26 @@ def test_a_spawned_run_reports_its_own_peak_memory(idx_root):
     out = _run("labhelpers", {"spec": spec, "num_epochs": 1}, threads=1, isolate=True)
     assert "error" not in out and out["images"] == 40
     assert out["peak_rss_mb"] > 10 and "spawned" in out["memory_method"]
+
+
+def test_median_run_reports_the_middle_run_and_every_time():
+    runs = [{"train_seconds": t, "final_accuracy": a} for t, a in ((3.0, 80.0), (1.0, 81.0), (2.0, 82.0))]
+    out = median_run(runs)
+    assert (out["train_seconds"], out["final_accuracy"]) == (2.0, 82.0)
+    assert out["train_seconds_all"] == [3.0, 1.0, 2.0] and out["final_accuracy_all"] == [80.0, 81.0, 82.0]
+
+
+def test_median_run_of_an_even_count_takes_the_lower_middle():
+    assert median_run([{"train_seconds": t, "final_accuracy": 0.0} for t in (4.0, 1.0)])["train_seconds"] == 1.0
+
+
+def test_median_run_with_a_failed_run_is_failed():
+    assert "error" in median_run([{"train_seconds": 1.0, "final_accuracy": 0.0}, {"error": "boom"}])
+
+
+def test_main_rejects_zero_repeats():
+    with pytest.raises(SystemExit):
+        main(["--repeats", "0"])
 
 
 def test_main_rejects_a_missing_root(tmp_path):

@@ -98,6 +98,14 @@ def test_gpu_machines_get_the_epoch_target():
     assert rows[-1]["target"].startswith("GPU") and rows[-1]["met"] is False    # 15 s > 1.5 s
 
 
+def test_repeated_runs_show_every_time_and_the_pairwise_ratios():
+    results = _summary(reference={"train_seconds_all": [21.0, 20.0, 19.0]},
+                       labhelpers={"train_seconds_all": [10.0, 8.0, 9.5]})
+    assert results["ratios"]["labhelpers_speedup_runs"] == [2.1, 2.5, 2.0]
+    table = format_table(results)
+    assert "20.00 (of 21.00, 20.00, 19.00)" in table and "pairwise 2.00x to 2.50x" in table
+
+
 def test_format_table_has_a_row_per_run_and_the_targets():
     table = format_table(_summary())
     for label in ("(1) seed loop (DataLoader)", "(2) seed recipe, labhelpers data", "(3) fast recipe"):

@@ -102,12 +102,14 @@ def test_shuffle_order_follows_torch_seed():
     assert sorted(sum(first, [])) == list(range(10))
 
 
-def test_batches_match_a_dataloader_after_the_same_seed():
+@pytest.mark.parametrize("shuffle_test", [False, True])  # the slide shuffles its test loader (bench (2))
+def test_batches_match_a_dataloader_after_the_same_seed(shuffle_test):
     from torch.utils.data import DataLoader, TensorDataset
     X, y = torch.arange(50.0).unsqueeze(1), torch.arange(50)
     mine = TensorLoader(X, y, batch_size=8, shuffle=True)
     theirs = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True)
-    test_mine, test_theirs = TensorLoader(X, y, batch_size=20), DataLoader(TensorDataset(X, y), batch_size=20)
+    test_mine = TensorLoader(X, y, batch_size=20, shuffle=shuffle_test)
+    test_theirs = DataLoader(TensorDataset(X, y), batch_size=20, shuffle=shuffle_test)
     orders = []
     for train, test in ((mine, test_mine), (theirs, test_theirs)):
         torch.manual_seed(3)
