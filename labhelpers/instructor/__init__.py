@@ -5,20 +5,15 @@ import this package; it needs only the standard library and nbformat (no torch).
 """
 from __future__ import annotations
 
+from .colab import apply_colab_header, colab_header_sources, repository_settings, update_colab_headers
+from .nbfiles import NotebookError, lab_paths, list_labs
 from .notebooks import (
-    NotebookError,
-    apply_colab_header,
     check_notebooks,
-    colab_header_sources,
     generate_student,
     generate_students,
     inject_parameters,
-    lab_paths,
-    list_labs,
     make_student,
-    repository_settings,
     strip_solution,
-    update_colab_headers,
 )
 
 __all__ = [

@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .notebooks import NotebookError, check_notebooks, generate_students, list_labs, update_colab_headers
+from .colab import update_colab_headers
+from .nbfiles import NotebookError, list_labs
+from .notebooks import check_notebooks, generate_students
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import inject_parameters, lab_paths, list_labs
+from .nbfiles import lab_paths, list_labs
+from .notebooks import inject_parameters
 
 SMOKE_PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 CELL_TIMEOUT = 900  # seconds per cell

@@ -20,7 +20,8 @@ import nbformat
 
 from .grade_batch import _cpu_groups, grade_folder
 from .hidden import load_lab_tests
-from .notebooks import inject_parameters, lab_paths
+from .nbfiles import lab_paths
+from .notebooks import inject_parameters
 
 TARGET = 1.5
 

@@ -1,21 +1,18 @@
-"""Solution -> student notebooks, drift/leak checks and Colab headers (instructor tooling, all labs)."""
+"""Solution -> student notebooks, drift/leak checks, parameter injection (instructor tooling, all labs)."""
 from __future__ import annotations
 
 import ast
 import copy
-import hashlib
-import io
 import json
-import os
 import re
-import tempfile
-import tomllib
 from pathlib import Path
 
 import nbformat
 
-SOLUTION_SUFFIX, STUDENT_SUFFIX = "_solution.ipynb", "_student.ipynb"
-BADGE_TAG, SETUP_TAG = "colab-badge", "colab-setup"
+from .colab import apply_colab_header, colab_header_sources, header_current
+from .nbfiles import (SOLUTION_SUFFIX, STUDENT_SUFFIX, NotebookError, atomic_write, dumps, lab_paths, list_labs,
+                      read, sha256, tags)
+
 PARAMETERS_TAG, INJECTED_TAG = "parameters", "injected-parameters"
 MARKDOWN_ANSWER = "*Write your answer here.*"
 LEAK_MIN_CHARS = 20
@@ -24,73 +21,6 @@ _CODE_END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 _MD_BEGIN = re.compile(r"^(?P<indent>[ \t]*)<!-- BEGIN SOLUTION -->\s*$")
 _MD_END = re.compile(r"^[ \t]*<!-- END SOLUTION -->\s*$")
 _DEF = re.compile(r"^(?P<indent>[ \t]*)(?:async\s+)?def\s+(?P<name>\w+)")
-_SETUP_TEMPLATE = '''\
-# Set-up: inside Google Colab this installs labhelpers and fetches the lab's data (about 1 minute);
-# elsewhere it only makes sure paths are relative to the repository root.
-import os, subprocess, sys
-REPO_URL = "{repo_url}"
-if "google.colab" in sys.modules:
-    if not os.path.isdir("/content/labkit"):
-        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", REPO_URL, "/content/labkit"], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/labkit"], check=True)
-    os.chdir("/content/labkit")
-elif not os.path.isdir("data") and os.path.isdir(os.path.join("..", "data")):
-    os.chdir("..")  # opened from notebooks/: work from the repository root'''
-
-
-class NotebookError(ValueError):
-    """A notebook cannot be processed (bad markers, invalid Python, edited student file...)."""
-
-
-# ----------------------------------------------------------------------------- small helpers
-def list_labs(root: str | Path) -> list[str]:
-    """Names ``NN_name`` of every ``notebooks/NN_name_solution.ipynb`` under the repository ``root``."""
-    folder = Path(root) / "notebooks"
-    return sorted(p.name[: -len(SOLUTION_SUFFIX)] for p in folder.glob("*" + SOLUTION_SUFFIX))
-
-
-def lab_paths(root: str | Path, name: str) -> tuple[Path, Path]:
-    """(solution path, student path) of lab ``name`` (``NN_name``, a file name or path is accepted)."""
-    name = Path(name).name
-    for suffix in (SOLUTION_SUFFIX, STUDENT_SUFFIX, ".ipynb"):
-        name = name[: -len(suffix)] if name.endswith(suffix) else name
-    folder = Path(root) / "notebooks"
-    return folder / (name + SOLUTION_SUFFIX), folder / (name + STUDENT_SUFFIX)
-
-
-def _tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
-def _dumps(nb) -> str:
-    """Exactly the text ``nbformat.write`` puts in a file (deterministic: sorted keys)."""
-    buffer = io.StringIO()
-    nbformat.write(nb, buffer)
-    return buffer.getvalue()
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _read(path: Path):
-    return nbformat.read(str(path), as_version=4)
-
-
-def _atomic_write(path: Path, text: str, *, allow_solution: bool = False) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half a notebook)."""
-    if path.name.endswith(SOLUTION_SUFFIX) and not allow_solution:
-        raise NotebookError(f"{path}: refusing to write a solution notebook")
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fp:
-            fp.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------- solution regions
@@ -159,81 +89,6 @@ def _enclosing_function(source: str) -> str | None:
     return None
 
 
-# ----------------------------------------------------------------------------- colab header
-def repository_settings(root: str | Path) -> tuple[str, str]:
-    """(repository URL, branch) from ``[tool.labhelpers]`` in ``root/pyproject.toml``."""
-    path = Path(root) / "pyproject.toml"
-    try:
-        settings = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["labhelpers"]
-        repo = str(settings["repository"]).rstrip("/").removesuffix(".git")
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
-        raise NotebookError(f"{path}: cannot read [tool.labhelpers] repository ({err}); add "
-                            'repository = "https://github.com/OWNER/REPO" and branch = "main"') from err
-    branch = str(settings.get("branch", "main"))
-    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo):
-        raise NotebookError(f"{path}: repository = {repo!r} is not https://github.com/OWNER/REPO; fix it")
-    if not re.fullmatch(r"[\w./-]+", branch):
-        raise NotebookError(f"{path}: branch = {branch!r} is not a plain git branch name; fix it")
-    return repo, branch
-
-
-def colab_header_sources(root: str | Path, filename: str) -> tuple[str, str]:
-    """(badge markdown, set-up code) for the notebook ``notebooks/<filename>``."""
-    repo, branch = repository_settings(root)
-    colab = repo.replace("https://github.com/", "https://colab.research.google.com/github/", 1)
-    badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-             f"({colab}/blob/{branch}/notebooks/{filename})")
-    return badge, _SETUP_TEMPLATE.format(repo_url=repo, branch=branch)
-
-
-def apply_colab_header(nb, badge: str, setup: str):
-    """Return a copy of ``nb`` whose cells 0 and 1 are the badge and set-up cells (reused if tagged)."""
-    nb = copy.deepcopy(nb)
-    wanted = [(BADGE_TAG, "markdown", badge), (SETUP_TAG, "code", setup)]
-    header = []
-    for tag, cell_type, source in wanted:
-        found = [i for i, cell in enumerate(nb.cells) if tag in _tags(cell)]
-        if len(found) > 1:
-            raise NotebookError(f"cells {found} are all tagged {tag!r}; keep one and remove the tag from the others")
-        if found and nb.cells[found[0]].cell_type == cell_type:
-            cell = nb.cells.pop(found[0])
-        else:
-            if found:
-                raise NotebookError(f"cell {found[0]} is tagged {tag!r} but is not a {cell_type} cell; fix it")
-            new = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
-            cell = new(source, metadata={"tags": [tag]})
-            if nb.nbformat_minor >= 5:
-                cell.id = tag
-            else:
-                cell.pop("id", None)
-        if cell_type == "code" and cell.source != source:
-            cell.outputs, cell.execution_count = [], None
-        cell.source = source
-        header.append(cell)
-    nb.cells[:0] = header
-    return nb
-
-
-def _header_current(nb, badge: str, setup: str) -> bool:
-    return (len(nb.cells) >= 2 and [c.source for c in nb.cells[:2]] == [badge, setup]
-            and BADGE_TAG in _tags(nb.cells[0]) and SETUP_TAG in _tags(nb.cells[1]))
-
-
-def update_colab_headers(root: str | Path, names: list[str] | None = None) -> list[tuple[str, Path]]:
-    """Write/refresh the two Colab header cells of each solution notebook; [(status, path)]."""
-    results = []
-    for name in names or list_labs(root):
-        path = lab_paths(root, name)[0]
-        nb = _read(path)
-        text = _dumps(apply_colab_header(nb, *colab_header_sources(root, path.name)))
-        if text == path.read_text(encoding="utf-8"):
-            results.append(("unchanged", path))
-        else:
-            _atomic_write(path, text, allow_solution=True)
-            results.append(("written", path))
-    return results
-
-
 # ----------------------------------------------------------------------------- student notebooks
 def _solution_regions(solution, lab: str, filename: str):
     """Yield (index, cell, student source, removed lines) for every cell of a solution notebook."""
@@ -267,7 +122,7 @@ def make_student(solution, root: str | Path, name: str):
     for cell in student.cells:
         cell.metadata.pop("execution", None)  # timestamps of the solution's last run: noise in a student copy
     student = apply_colab_header(student, *colab_header_sources(root, stu_path.name))
-    solution_sha = _sha256(json.dumps([[c.cell_type, c.source] for c in solution.cells], ensure_ascii=False))
+    solution_sha = sha256(json.dumps([[c.cell_type, c.source] for c in solution.cells], ensure_ascii=False))
     student.metadata["labkit"] = {"generated_from": sol_path.name, "solution_sha256": solution_sha,
                                   "student_sha256": _student_sha(student)}
     return student, removed_all
@@ -277,7 +132,7 @@ def _student_sha(nb) -> str:
     """sha256 of the notebook text without its ``labkit`` metadata."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("labkit", None)
-    return _sha256(_dumps(nb))
+    return sha256(dumps(nb))
 
 
 def generate_student(root: str | Path, name: str, force: bool = False) -> str:
@@ -288,11 +143,11 @@ def generate_student(root: str | Path, name: str, force: bool = False) -> str:
     sol_path, stu_path = lab_paths(root, name)
     if not sol_path.is_file():
         raise NotebookError(f"{sol_path}: no such solution notebook; known labs: {', '.join(list_labs(root))}")
-    text = _dumps(make_student(_read(sol_path), root, name)[0])
+    text = dumps(make_student(read(sol_path), root, name)[0])
     if stu_path.exists():
         if stu_path.read_text(encoding="utf-8") == text:
             return "unchanged"
-        current = _read(stu_path)
+        current = read(stu_path)
         recorded = current.metadata.get("labkit", {}).get("student_sha256")
         if not force and recorded is None:
             raise NotebookError(f"{stu_path}: has no labkit metadata (not generated by this tool); move any "
@@ -300,7 +155,7 @@ def generate_student(root: str | Path, name: str, force: bool = False) -> str:
         if not force and recorded != _student_sha(current):
             raise NotebookError(f"{stu_path}: was edited by hand since it was generated; move your edits into "
                                 f"{sol_path.name}, then re-run with --force to overwrite it")
-    _atomic_write(stu_path, text)
+    atomic_write(stu_path, text)
     return "written"
 
 
@@ -329,20 +184,20 @@ def check_notebooks(root: str | Path) -> list[str]:
     for name in labs:
         sol_path, stu_path = lab_paths(root, name)
         try:
-            solution = _read(sol_path)
+            solution = read(sol_path)
             expected, removed = make_student(solution, root, name)
-            if not _header_current(solution, *colab_header_sources(root, sol_path.name)):
+            if not header_current(solution, *colab_header_sources(root, sol_path.name)):
                 problems.append(f"{sol_path}: Colab header cells missing or out of date; "
                                 "run python -m labhelpers.instructor colab")
         except NotebookError as err:
             problems.append(str(err))
             continue
-        if not any(PARAMETERS_TAG in _tags(c) for c in solution.cells):
+        if not any(PARAMETERS_TAG in tags(c) for c in solution.cells):
             problems.append(f"{sol_path}: no cell tagged 'parameters'; tag the cell holding SMOKE, EPOCHS, ...")
         if not stu_path.is_file():
             problems.append(f"{stu_path}: missing; run python -m labhelpers.instructor student {name}")
             continue
-        student = _read(stu_path)
+        student = read(stu_path)
         problems += [f"{stu_path}: {p}" for p in _student_problems(student, expected, removed, root)]
     return problems
 
@@ -350,7 +205,7 @@ def check_notebooks(root: str | Path) -> list[str]:
 def _student_problems(student, expected, removed: list[str], root: Path) -> list[str]:
     """Problems of one committed student notebook compared with the ``expected`` one."""
     problems = []
-    if _dumps(student) != _dumps(expected):
+    if dumps(student) != dumps(expected):
         problems.append("differs from what the generator produces (drift); run "
                         "python -m labhelpers.instructor student (add --force to discard hand edits)")
     allowed = {line.strip() for cell in expected.cells for line in cell.source.split("\n")}
@@ -362,10 +217,10 @@ def _student_problems(student, expected, removed: list[str], root: Path) -> list
             problems.append(f"cell {index} leaks solution text {line!r}")
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
             problems.append(f"cell {index} has outputs or an execution count; clear them")
-    if not any(PARAMETERS_TAG in _tags(c) for c in student.cells):
+    if not any(PARAMETERS_TAG in tags(c) for c in student.cells):
         problems.append("no cell tagged 'parameters'")
     filename = expected.metadata["labkit"]["generated_from"].replace(SOLUTION_SUFFIX, STUDENT_SUFFIX)
-    if not _header_current(student, *colab_header_sources(root, filename)):
+    if not header_current(student, *colab_header_sources(root, filename)):
         problems.append("Colab header cells missing or out of date; run python -m labhelpers.instructor student")
     return problems
 
@@ -378,8 +233,8 @@ def inject_parameters(nb, params: dict):
     if bad:
         raise ValueError(f"parameter names {bad} are not Python identifiers; use names like SMOKE or EPOCHS")
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if INJECTED_TAG not in _tags(c)]
-    found = [i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in _tags(c)]
+    nb.cells = [c for c in nb.cells if INJECTED_TAG not in tags(c)]
+    found = [i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in tags(c)]
     if not found:
         raise ValueError("the notebook has no cell tagged 'parameters'; tag the cell that holds SMOKE, EPOCHS, ...")
     source = "\n".join(["# Parameters"] + [f"{key} = {value!r}" for key, value in params.items()])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import SOLUTION_SUFFIX, NotebookError, lab_paths, list_labs, make_student
+from .nbfiles import SOLUTION_SUFFIX, NotebookError, lab_paths, list_labs
+from .notebooks import make_student
 
 RELEASE_ENTRIES = {"README.md", "requirements.txt", "pyproject.toml", "labhelpers", "notebooks", "data"}
 SKIP_NAMES = {"instructor", "__pycache__", ".ipynb_checkpoints", ".pytest_cache"}

@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from labhelpers.instructor.notebooks import lab_paths, make_student  # noqa: E402
+from labhelpers.instructor import lab_paths, make_student  # noqa: E402
 
 LAB = "01_cnn_arithmetic"
 EXERCISES = ["output_size", "conv2d", "max_pool2d", "conv_params", "lenet_shapes"]
