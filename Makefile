@@ -37,10 +37,10 @@ check: $(STAMP)  ## check student notebooks for drift, leaked solutions, outputs
 	$(PY) -m labhelpers.instructor check
 
 bench: $(STAMP)  ## benchmark training/inference side by side; writes results/bench.json and a table
-	$(PY) -m labhelpers.bench
+	$(PY) -m labhelpers.bench $(ARGS)
 
 bench-quick: $(STAMP)  ## the benchmark's quick mode (under 2 minutes; what CI runs)
-	$(PY) -m labhelpers.bench --quick
+	$(PY) -m labhelpers.bench --quick $(ARGS)
 
 outputs: $(STAMP) data  ## re-execute the solution notebooks in place so their stored outputs are current
 	$(PY) -m labhelpers.instructor run --inplace
