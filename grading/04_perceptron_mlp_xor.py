@@ -14,8 +14,8 @@ import copy
 import numpy as np
 import torch
 
-from labhelpers.checks.mlp import (GATE_INPUTS, GATE_TABLES, _autograd_derivatives, _gate_name, _perceptron_rule,
-                                   _step_reference)
+from labhelpers.checks.mlp import (GATE_INPUTS, GATE_TABLES, reference_derivatives, gate_name, reference_perceptron_rule,
+                                   reference_step)
 from labhelpers.instructor.codec import build_layers
 from labhelpers.instructor.hidden import Call, Exercise, Layers
 from labhelpers.instructor.verdict import as_array, compare, describe, kind
@@ -68,7 +68,7 @@ def _train_probes(rng):
 
 
 def _train_reference(X, y, num_epochs, lr):
-    return torch.from_numpy(_perceptron_rule(X.double().numpy(), y.double().numpy(), num_epochs, lr))
+    return torch.from_numpy(reference_perceptron_rule(X.double().numpy(), y.double().numpy(), num_epochs, lr))
 
 
 # ----------------------------------------------------------------------------- exercise 3
@@ -115,7 +115,7 @@ def _xor_compare(got, want) -> str | None:
         return f"expected shapes [(2, 2), (2,), (2, 1), (1,)], received {shapes}"
     W1, b1, W2, b2 = arrays
     hidden = (GATE_INPUTS @ W1 + b1 > 0).astype(int)  # (4, 2), step units
-    found = sorted(_gate_name(hidden[:, j]) for j in range(2))
+    found = sorted(gate_name(hidden[:, j]) for j in range(2))
     if found != ["NAND", "OR"]:
         return f"the hidden units compute {found[0]} and {found[1]}, not OR and NAND"
     output = (hidden @ W2 + b2 > 0).astype(int).reshape(-1)  # (4,)
@@ -184,7 +184,7 @@ EXERCISES = [
     Exercise("perceptron_predict", 2, "Add the bias w[0] to each row's weighted sum with the other weights and "
              "output 1 only where that total is strictly positive (exactly 0 gives 0); one value per row, "
              "shape (N,), as a torch tensor.", _predict_probes,
-             lambda X, w: torch.from_numpy(_step_reference(X.numpy(), w.numpy())), verify=_is_tensor),
+             lambda X, w: torch.from_numpy(reference_step(X.numpy(), w.numpy())), verify=_is_tensor),
     Exercise("train_perceptron", 2, "Start from d + 1 float64 zeros (bias first); for exactly num_epochs epochs "
              "visit the rows in their given order, predict with the current weights (strict > 0), and move w by "
              "lr times (label minus prediction) times the row with a 1 in front. Return w as a tensor.",
@@ -192,7 +192,7 @@ EXERCISES = [
     Exercise("activation_derivatives", 2, "A dict with the keys sigmoid, tanh, relu, leaky_relu and elu, each a "
              "tensor shaped like z, from the table's formulas: the first two from the function's own value; the "
              "others pick their 'z > 0' branch only for strictly positive z (slope 0.1 for leaky ReLU, alpha 1 "
-             "for ELU).", _derivative_probes, _autograd_derivatives, compare=_derivatives_compare),
+             "for ELU).", _derivative_probes, reference_derivatives, compare=_derivatives_compare),
     Exercise("xor_weights", 2, "Shapes (2, 2), (2,), (2, 1), (1,) in the XW + b convention (column j of W1 = "
              "hidden unit j). One hidden step unit must act as OR, the other as NAND (AND with every sign "
              "flipped), and the output unit as an AND of the two.", lambda rng: [Call((), label="the four inputs "

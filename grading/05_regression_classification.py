@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labhelpers.checks.regression import _error_and_ce
+from labhelpers.checks.regression import reference_error_and_ce
 from labhelpers.instructor.hidden import Call, Exercise
 from labhelpers.instructor.verdict import as_array, compare, describe, kind
 
@@ -135,5 +135,5 @@ EXERCISES = [
     Exercise("error_rate_and_cross_entropy", 2, "A row is predicted right when its largest probability sits in the "
              "true class; the error rate is the fraction of wrong rows. The cross-entropy is the mean over the "
              "rows of minus the natural log of each row's true-class probability (one entry per row). Return two "
-             "floats.", _ce_probes, lambda P, y: _error_and_ce(P.numpy(), y.numpy()), compare=_ce_compare),
+             "floats.", _ce_probes, lambda P, y: reference_error_and_ce(P.numpy(), y.numpy()), compare=_ce_compare),
 ]

@@ -8,7 +8,7 @@ sandbox, and such objects come back only as a type name. Their public self-check
 import numpy as np
 import torch
 
-from labhelpers.checks.backprop import _autograd, _gate_reference
+from labhelpers.checks.backprop import reference_gradient, reference_gate_backward
 from labhelpers.instructor.codec import encode
 from labhelpers.instructor.hidden import Call, Exercise, Fn
 from labhelpers.instructor.verdict import as_array, compare
@@ -31,7 +31,7 @@ def _neuron_probes(rng):
 def _neuron_reference(w, x):
     def neuron(w, x):
         return torch.sigmoid(w[0] * x[0] + w[1] * x[1] + w[2])
-    return float(neuron(w, x)), _autograd(lambda t: neuron(t, x), w), _autograd(lambda t: neuron(w, t), x)
+    return float(neuron(w, x)), reference_gradient(lambda t: neuron(t, x), w), reference_gradient(lambda t: neuron(w, t), x)
 
 
 # ----------------------------------------------------------------------------- exercise 2
@@ -104,5 +104,5 @@ EXERCISES = [
     Exercise("gate_backward", 2, "An add gate hands the upstream gradient to both inputs unchanged; a multiply gate "
              "gives each input the upstream gradient times the OTHER input; a max gate sends all of it to the "
              "larger input and 0 to the smaller one. Return the pair (da, db).",
-             _gate_probes, _gate_reference, atol=1e-9, rtol=1e-9),
+             _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9),
 ]

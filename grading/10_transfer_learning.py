@@ -10,7 +10,7 @@ requires_grad flags of the returned model, which do not travel back. The noteboo
 import numpy as np
 import torch
 
-from labhelpers.checks.transfer import _reference_model_input
+from labhelpers.checks.transfer import reference_model_input
 from labhelpers.instructor.codec import encode
 from labhelpers.instructor.hidden import Call, Exercise
 from labhelpers.instructor.verdict import as_array, compare, describe, kind
@@ -52,6 +52,6 @@ def _x_unchanged(call: Call, response: dict) -> str | None:
 EXERCISES = [
     Exercise("to_model_input", 2, "Scale the uint8 values to [0, 1] as floats, add a channel dimension, resize "
              "bilinearly to size x size, copy the grey channel into three (RGB), then map [0, 1] to [-1, 1] with "
-             "(x - 0.5) / 0.5, leaving X itself untouched.", _input_probes, _reference_model_input,
+             "(x - 0.5) / 0.5, leaving X itself untouched.", _input_probes, reference_model_input,
              compare=_input_compare, verify=_x_unchanged),
 ]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torchvision.ops as ops
 
-from labhelpers.checks.architectures import _RefInception, _reference_basic, _reference_bottleneck
+from labhelpers.checks.architectures import ReferenceInception, reference_basic_block, reference_bottleneck
 from labhelpers.instructor.codec import decode, fill_weights
 from labhelpers.instructor.hidden import Call, Exercise
 from labhelpers.instructor.verdict import as_array, describe, kind
@@ -165,19 +165,19 @@ EXERCISES = [
              "and a ReLU; 1x1 reductions before the 3x3 and 5x5, a stride-1 3x3 max pool before the last 1x1.",
              lambda rng: _module_calls(rng, "Inception", [(_i(rng, 2, 12), *(_i(rng, 1, 8) for _ in range(6)))
                                                           for _ in range(3)]),
-             _RefInception, compare=_any, verify=_same_module(_RefInception)),
+             ReferenceInception, compare=_any, verify=_same_module(ReferenceInception)),
     Exercise("BasicBlock", 2, "Two bias-free 3x3 convs with BatchNorm (stride on the first, ReLU between), plus the "
              "shortcut, then ReLU; a strided 1x1 conv with BatchNorm replaces the identity when the shape changes.",
              lambda rng: _module_calls(rng, "BasicBlock", [(c := _i(rng, 2, 10), c), (c, c + _i(rng, 1, 6)),
                                                            (c, _i(rng, c - 1, c), 2)]),
-             lambda i, o, stride=1: _reference_basic(i, o, stride), compare=_any,
-             verify=_same_module(lambda i, o, stride=1: _reference_basic(i, o, stride))),
+             lambda i, o, stride=1: reference_basic_block(i, o, stride), compare=_any,
+             verify=_same_module(lambda i, o, stride=1: reference_basic_block(i, o, stride))),
     Exercise("Bottleneck", 2, "1x1 reduce, 3x3 with the stride, 1x1 expand to 4 x mid_channels, each bias-free with "
              "BatchNorm and ReLU but the last; plus the shortcut (as in BasicBlock), then ReLU.",
              lambda rng: _module_calls(rng, "Bottleneck", [(4 * (m := _i(rng, 1, 4)), m), (_i(rng, 3, 4) * m, m, 2),
                                                            (_i(rng, 2, 12), _i(rng, 1, 4), 1)]),
-             lambda i, m, stride=1: _reference_bottleneck(i, m, stride, True), compare=_any,
-             verify=_same_module(*(lambda i, m, stride=1, on=on: _reference_bottleneck(i, m, stride, on)
+             lambda i, m, stride=1: reference_bottleneck(i, m, stride, True), compare=_any,
+             verify=_same_module(*(lambda i, m, stride=1, on=on: reference_bottleneck(i, m, stride, on)
                                    for on in (1, 0)))),  # the stride on the 3x3 (torchvision) or the first 1x1 (paper)
     Exercise("iou", 2, "An (N, M) matrix over all pairs: the intersection spans from the larger top-left to the "
              "smaller bottom-right corner, its sides clamped at 0 (apart or touching: 0), divided by the union.",

@@ -69,6 +69,22 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def report_not_int(exercise: str, received: Any, expected: int, case: str, hint: str) -> bool:
+    """Report an answer that should have been an int (``expected`` for ``case``); returns False."""
+    return report(exercise, False, expected=f"the int {expected} for {case}",
+                  received=f"{received!r} ({type(received).__name__})", hint=hint)
+
+
+def as_numpy(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array (tensors are detached), or None when it is not numeric."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
 def _short(value: Any, limit: int = 300) -> str:
     text = np.array2string(value, precision=4, threshold=40) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= limit else text[:limit] + " ..."

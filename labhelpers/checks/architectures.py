@@ -22,7 +22,7 @@ __all__ = ["check_inception", "check_residual_blocks", "check_iou", "check_nms",
 INCEPTION_3A = (192, 64, 96, 128, 16, 32, 32)  # GoogLeNet's inception (3a): in, #1x1, #3x3 reduce, #3x3, ...
 
 
-class _RefInception(nn.Module):
+class ReferenceInception(nn.Module):
     """GoogLeNet's Inception module as in the paper: conv (with bias) + ReLU in each of four branches."""
 
     def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) -> None:
@@ -84,7 +84,7 @@ def check_inception(cls: Callable[..., nn.Module]) -> bool:
     name = "Inception"
     generator = torch.Generator().manual_seed(1101)
     for config, size in ((INCEPTION_3A, 28), ((12, 4, 6, 8, 2, 3, 5), 9)):
-        reference = _RefInception(*config).eval()
+        reference = ReferenceInception(*config).eval()
         ok, module = _build(name, cls, *config)
         if not ok:
             return False
@@ -115,23 +115,24 @@ def check_inception(cls: Callable[..., nn.Module]) -> bool:
     return report(name, True)
 
 
-def _reference_basic(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+def _downsample(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
+    """The shortcut's 1x1 conv + BatchNorm when the shape changes, else None (identity shortcut)."""
+    if stride == 1 and in_channels == out_channels:
+        return None
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                         nn.BatchNorm2d(out_channels))
+
+
+def reference_basic_block(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """torchvision's ResNet BasicBlock with the shortcut the slides draw (lab 11, hidden tests)."""
     from torchvision.models.resnet import BasicBlock
-    downsample = None
-    if stride != 1 or in_channels != out_channels:
-        downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                   nn.BatchNorm2d(out_channels))
-    return BasicBlock(in_channels, out_channels, stride, downsample)
+    return BasicBlock(in_channels, out_channels, stride, _downsample(in_channels, out_channels, stride))
 
 
-def _reference_bottleneck(in_channels: int, mid_channels: int, stride: int, stride_on_3x3: bool) -> nn.Module:
+def reference_bottleneck(in_channels: int, mid_channels: int, stride: int, stride_on_3x3: bool) -> nn.Module:
+    """torchvision's ResNet Bottleneck (1x1, 3x3, 1x1 to 4 x mid_channels) (lab 11, hidden tests)."""
     from torchvision.models.resnet import Bottleneck
-    out_channels = 4 * mid_channels
-    downsample = None
-    if stride != 1 or in_channels != out_channels:
-        downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                   nn.BatchNorm2d(out_channels))
-    block = Bottleneck(in_channels, mid_channels, stride, downsample)
+    block = Bottleneck(in_channels, mid_channels, stride, _downsample(in_channels, 4 * mid_channels, stride))
     if not stride_on_3x3:  # the paper's ResNet (v1): stride on the first 1x1, torchvision's (v1.5) on the 3x3
         block.conv1.stride, block.conv2.stride = (stride, stride), (1, 1)
     return block
@@ -196,11 +197,11 @@ def check_residual_blocks(basic_cls: Callable[..., nn.Module], bottleneck_cls: C
     """
     generator = torch.Generator().manual_seed(1102)
     for args, size in (((16, 16, 1), 8), ((16, 32, 2), 8)):
-        verdict = _check_block("BasicBlock", basic_cls, args, [_reference_basic(*args)], size, generator)
+        verdict = _check_block("BasicBlock", basic_cls, args, [reference_basic_block(*args)], size, generator)
         if verdict is not None:
             return verdict
     for args, size in (((64, 16, 1), 8), ((32, 16, 1), 7), ((64, 32, 2), 8)):
-        references = [_reference_bottleneck(*args, stride_on_3x3=True), _reference_bottleneck(*args, stride_on_3x3=False)]
+        references = [reference_bottleneck(*args, stride_on_3x3=True), reference_bottleneck(*args, stride_on_3x3=False)]
         verdict = _check_block("Bottleneck", bottleneck_cls, args, references, size, generator)
         if verdict is not None:
             return verdict

@@ -10,23 +10,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import as_numpy, attempt, close, report
 
 __all__ = ["check_neuron_backward", "check_numerical_gradient", "check_gate_backward", "check_value_tanh",
            "check_linear_function"]
 
 
-def _as_numpy(value: object) -> np.ndarray | None:
-    """``value`` as a float64 array (tensors are detached), or None when it is not numeric."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-
-
-def _autograd(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def reference_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """df/dx by autograd for a scalar function f of a float64 tensor x (the reference)."""
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(f(x), x)
@@ -45,12 +35,12 @@ def check_numerical_gradient(fn: Callable[..., torch.Tensor]) -> bool:
          torch.randn(2, 3, generator=generator, dtype=torch.float64)),
     ]
     for label, f, x in cases:
-        expected = _autograd(f, x)
+        expected = reference_gradient(f, x)
         x_before = x.clone()
         ok, received = attempt(name, fn, f, x, 1e-5)
         if not ok:
             return False
-        value = _as_numpy(received)
+        value = as_numpy(received)
         if value is None or value.shape != tuple(x.shape):
             return report(name, False, expected=f"an array of shape {tuple(x.shape)} (like x)",
                           received=repr(received)[:80], hint="one partial derivative per entry of x")
@@ -63,7 +53,7 @@ def check_numerical_gradient(fn: Callable[..., torch.Tensor]) -> bool:
     return report(name, True)
 
 
-def _gate_reference(gate: str, a: float, b: float, upstream: float) -> tuple[float, float]:
+def reference_gate_backward(gate: str, a: float, b: float, upstream: float) -> tuple[float, float]:
     """(d out/da, d out/db) * upstream for out = a + b, a * b or max(a, b), by autograd."""
     ta = torch.tensor(a, dtype=torch.float64, requires_grad=True)
     tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
@@ -84,11 +74,11 @@ def check_gate_backward(fn: Callable[[str, float, float, float], tuple]) -> bool
              "mul": "a mul gate SWITCHES: da = b * upstream, db = a * upstream",
              "max": "a max gate ROUTES: the larger input gets the upstream gradient, the other 0"}
     for gate, a, b, upstream in cases:
-        expected = _gate_reference(gate, a, b, upstream)
+        expected = reference_gate_backward(gate, a, b, upstream)
         ok, received = attempt(name, fn, gate, a, b, upstream)
         if not ok:
             return False
-        value = _as_numpy(received) if isinstance(received, (tuple, list)) else None
+        value = as_numpy(received) if isinstance(received, (tuple, list)) else None
         if value is None or value.shape != (2,):
             return report(name, False, expected="a pair (da, db)", received=repr(received)[:80], hint="return da, db")
         if not close(value, expected, atol=1e-9):
@@ -114,7 +104,7 @@ def check_neuron_backward(fn: Callable[[torch.Tensor, torch.Tensor], tuple]) -> 
         if not (isinstance(received, (tuple, list)) and len(received) == 3):
             return report(name, False, expected="a tuple (f, dw, dx)", received=type(received).__name__,
                           hint="return f, dw, dx")
-        f, dw, dx = (_as_numpy(v) for v in received)
+        f, dw, dx = (as_numpy(v) for v in received)
         if f is None or dw is None or dx is None or f.size != 1 or dw.shape != (3,) or dx.shape != (2,):
             return report(name, False, expected="f a number, dw shape (3,), dx shape (2,)",
                           received=repr(received)[:100])

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks import attempt, close, report, as_int
+from labhelpers.checks import as_int, attempt, close, report, report_not_int
 from labhelpers.numpy_ref import conv2d_numpy, conv_output_size, correlate2d_numpy, max_pool2d_numpy
 
 __all__ = ["check_conv_output_size", "check_conv2d", "check_max_pool2d", "check_conv_params",
@@ -43,9 +43,6 @@ SEED_POOL_X = np.array([[146, 155, 144, 130, 145, 151],
                         [127, 120, 125, 143, 153, 161]])
 
 
-_as_int = as_int  # shared helper, see labhelpers.checks
-
-
 def _shape_of(value: Any) -> tuple[int, ...] | None:
     """Shape of an array-like answer, or None when it is not one (None, a scalar, text...)."""
     if isinstance(value, torch.Tensor):
@@ -65,12 +62,11 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
         ok, received = attempt(name, fn, n, k, p, s)
         if not ok:
             return False
-        got = _as_int(received)
+        got = as_int(received)
         case = f"n={n}, k={k}, p={p}, s={s}"
         if got is None:
-            return report(name, False, expected=f"the int {expected} for {case}",
-                          received=f"{received!r} ({type(received).__name__})",
-                          hint="return an int: // divides and rounds down in one step")
+            return report_not_int(name, received, expected, case,
+                                  hint="return an int: // divides and rounds down in one step")
         if got != expected:
             hint = "o = floor((n + 2p - k) / s) + 1"
             if got == (n + 2 * p - k) // s:
@@ -183,12 +179,11 @@ def check_conv_params(fn: Callable[..., int]) -> bool:
         ok, received = attempt(name, fn, c_in, c_out, k, bias=bias)
         if not ok:
             return False
-        got = _as_int(received)
+        got = as_int(received)
         case = f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias})"
         if got is None:
-            return report(name, False, expected=f"the int {expected} for {case}",
-                          received=f"{received!r} ({type(received).__name__})",
-                          hint="return an int (products and sums of ints stay ints)")
+            return report_not_int(name, received, expected, case,
+                                  hint="return an int (products and sums of ints stay ints)")
         if got != expected:
             weights = k * k * c_in * c_out
             if bias and got == weights:
@@ -230,13 +225,13 @@ def _normalise_shapes(value: Any) -> list[tuple[int, ...]] | None:
         return None
     shapes = []
     for item in value:
-        single = _as_int(item)
+        single = as_int(item)
         if single is not None:
             shapes.append((single,))
             continue
         if not isinstance(item, (list, tuple, torch.Size)):
             return None
-        dims = [_as_int(d) for d in item]
+        dims = [as_int(d) for d in item]
         if any(d is None for d in dims):
             return None
         shapes.append(tuple(dims))

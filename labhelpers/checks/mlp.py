@@ -29,7 +29,7 @@ def _is_tensor(name: str, value: object) -> bool:
                   hint="return a tensor (torch.Tensor), not a list or NumPy array")
 
 
-def _step_reference(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def reference_step(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Perceptron outputs by a plain loop: 1 if w0 + sum_i w_i x_i > 0 else 0."""
     return np.array([1.0 if w[0] + sum(wi * xi for wi, xi in zip(w[1:], row)) > 0 else 0.0 for row in X])
 
@@ -45,7 +45,7 @@ def check_perceptron_predict(fn: Callable[[torch.Tensor, torch.Tensor], torch.Te
         w = torch.randint(-2, 3, (d + 1,), generator=generator).float()
         cases.append((X, w))
     for X, w in cases:
-        expected = _step_reference(X.numpy(), w.numpy())
+        expected = reference_step(X.numpy(), w.numpy())
         ok, received = attempt(name, fn, X.clone(), w.clone())
         if not ok or not _is_tensor(name, received):
             return False
@@ -58,7 +58,7 @@ def check_perceptron_predict(fn: Callable[[torch.Tensor, torch.Tensor], torch.Te
     return report(name, True)
 
 
-def _perceptron_rule(X: np.ndarray, y: np.ndarray, num_epochs: int, lr: float) -> np.ndarray:
+def reference_perceptron_rule(X: np.ndarray, y: np.ndarray, num_epochs: int, lr: float) -> np.ndarray:
     """Rosenblatt's rule with plain loops: start at 0, visit the rows in order, w += lr (y - y_hat) [1, x]."""
     w = np.zeros(X.shape[1] + 1)
     for _ in range(num_epochs):
@@ -81,7 +81,7 @@ def check_train_perceptron(fn: Callable[..., torch.Tensor]) -> bool:
              ("NAND", gates, torch.tensor([1.0, 1.0, 1.0, 0.0]), 10, 0.5),
              ("random line", X_rand, y_rand, 30, 0.1)]
     for label, X, y, num_epochs, lr in cases:
-        expected = _perceptron_rule(X.double().numpy(), y.double().numpy(), num_epochs, lr)
+        expected = reference_perceptron_rule(X.double().numpy(), y.double().numpy(), num_epochs, lr)
         ok, received = attempt(name, fn, X.clone(), y.clone(), num_epochs, lr)
         if not ok or not _is_tensor(name, received):
             return False
@@ -96,7 +96,7 @@ def check_train_perceptron(fn: Callable[..., torch.Tensor]) -> bool:
     return report(name, True)
 
 
-def _autograd_derivatives(z: torch.Tensor) -> dict[str, torch.Tensor]:
+def reference_derivatives(z: torch.Tensor) -> dict[str, torch.Tensor]:
     """d/dz of every activation at every point of z, by autograd (the reference)."""
     functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
                  "leaky_relu": lambda t: nn.functional.leaky_relu(t, LEAKY_SLOPE),
@@ -115,7 +115,7 @@ def check_activation_derivatives(fn: Callable[[torch.Tensor], dict]) -> bool:
     generator = torch.Generator().manual_seed(33)
     z = torch.randn(50, generator=generator, dtype=torch.float64) * 3  # (50,)
     z = z[z.abs() > 1e-3]  # no point exactly at the kink of ReLU / leaky ReLU / ELU
-    expected = _autograd_derivatives(z)
+    expected = reference_derivatives(z)
     ok, received = attempt(name, fn, z.clone())
     if not ok:
         return False
@@ -143,7 +143,7 @@ GATE_TABLES = {"OR": np.array([0, 1, 1, 1]), "NAND": np.array([1, 1, 1, 0]), "AN
                "XOR": np.array([0, 1, 1, 0]), "NOR": np.array([1, 0, 0, 0]), "XNOR": np.array([1, 0, 0, 1])}
 
 
-def _gate_name(column: np.ndarray) -> str:
+def gate_name(column: np.ndarray) -> str:
     """The name of the logic gate whose truth table is ``column`` (or the table itself)."""
     for gate, table in GATE_TABLES.items():
         if np.array_equal(column, table):
@@ -168,7 +168,7 @@ def check_xor_weights(fn: Callable[[], tuple]) -> bool:
         return report(name, False, expected="shapes [(2, 2), (2,), (2, 1), (1,)]", received=str(shapes),
                       hint="W1 column j holds the two input weights of hidden unit j (X @ W1 + b1, as the slides)")
     H = (GATE_INPUTS @ W1 + b1 > 0).astype(int)  # (4, 2), the hidden step units
-    found = sorted(_gate_name(H[:, j]) for j in range(2))
+    found = sorted(gate_name(H[:, j]) for j in range(2))
     if found != ["NAND", "OR"]:
         return report(name, False, expected="hidden units computing OR and NAND (in any order)",
                       received=f"hidden units computing {found[0]} and {found[1]}",

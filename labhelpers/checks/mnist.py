@@ -16,16 +16,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks import attempt, close, report, as_int
+from labhelpers.checks import as_int, attempt, close, report, report_not_int
 
 __all__ = ["check_flat_size", "check_my_net_cnn", "check_count_correct", "check_predict_digit",
            "reference_flat_size", "reference_count_correct", "reference_predict_digit"]
 
 FLAT_SIZE_CASES = (28, 32, 29, 36, 20, 64, 100)  # 28: the slides' 4*4*50 = 800
 NETCNN_PARAMETERS = 431_080                      # conv1 520 + conv2 25,050 + fc1 400,500 + fc2 5,010
-
-
-_as_int = as_int  # shared helper, see labhelpers.checks
 
 
 # ----------------------------------------------------------------------------- exercise 1
@@ -47,11 +44,10 @@ def check_flat_size(fn: Callable[[int], int]) -> bool:
         ok, received = attempt(name, fn, n)
         if not ok:
             return False
-        got = _as_int(received)
+        got = as_int(received)
         if got is None:
-            return report(name, False, expected=f"the int {expected} for image_size={n}",
-                          received=f"{received!r} ({type(received).__name__})",
-                          hint="return an int: use // (floor division) for the pooling")
+            return report_not_int(name, received, expected, f"image_size={n}",
+                                  hint="return an int: use // (floor division) for the pooling")
         if got != expected:
             side = ((n - 4) // 2 - 4) // 2
             hint = "conv 5x5: n -> n - 4; max-pool 2x2: n -> n // 2; twice, then times 50 channels"
@@ -164,13 +160,12 @@ def check_count_correct(fn: Callable[[torch.Tensor, torch.Tensor], int]) -> bool
         if not ok:
             return False
         case = f"output {tuple(output.shape)}, target {tuple(target.shape)}"
-        got = _as_int(received)
+        got = as_int(received)
         if got is None:
             hint = "return an int: .sum().item() turns a one-element tensor into a Python number"
             if isinstance(received, float) or (isinstance(received, torch.Tensor) and received.is_floating_point()):
                 hint = "count correct predictions (an int), not the accuracy (a fraction)"
-            return report(name, False, expected=f"the int {expected} for {case}",
-                          received=f"{received!r} ({type(received).__name__})", hint=hint)
+            return report_not_int(name, received, expected, case, hint=hint)
         if got != expected:
             pred = output.argmax(dim=1, keepdim=True)             # (B, 1)
             hint = "pred = output.argmax(dim=1, keepdim=True); count pred.eq(target.view_as(pred))"
@@ -211,11 +206,10 @@ def check_predict_digit(fn: Callable[[nn.Module, str], int], model: nn.Module,
             ok, received = attempt(name, fn, model, str(path))
             if not ok:
                 return False
-            got = _as_int(received)
+            got = as_int(received)
             if got is None:
-                return report(name, False, expected=f"the int {expected} for {path.name}",
-                              received=f"{received!r} ({type(received).__name__})",
-                              hint="return output.argmax(dim=1).item(), a Python int")
+                return report_not_int(name, received, expected, path.name,
+                                      hint="return output.argmax(dim=1).item(), a Python int")
             if got != expected:
                 return report(name, False, expected=expected, received=got,
                               hint=f"{path.name}: x = load_digit(path) is (1, 1, 28, 28); move it to the "

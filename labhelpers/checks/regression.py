@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import as_numpy, attempt, close, report
 
 __all__ = ["check_mse_gradients", "check_max_stable_lr", "check_bce_gradients", "check_softmax",
            "check_error_rate_and_cross_entropy"]
@@ -23,22 +23,12 @@ SLIDE_P2 = np.array([[0.1, 0.8, 0.1], [0.9, 0.1, 0.0], [0.4, 0.3, 0.3], [0.2, 0.
 SLIDE_Y = np.array([1, 0, 1, 2])  # Cat, Dog, Cat, Snake
 
 
-def _as_numpy(value: object) -> np.ndarray | None:
-    """``value`` as a float64 array (tensors are detached), or None when it is not numeric."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-
-
 def _pair(name: str, received: object) -> tuple[np.ndarray, np.ndarray] | None:
     """Unpack a (dW, db) answer into two arrays, reporting a failure (and returning None) if it is not one."""
     if not (isinstance(received, (tuple, list)) and len(received) == 2):
         report(name, False, expected="a tuple (dW, db)", received=type(received).__name__, hint="return dW, db")
         return None
-    dW, db = (_as_numpy(v) for v in received)
+    dW, db = (as_numpy(v) for v in received)
     if dW is None or db is None:
         report(name, False, expected="two arrays of numbers", received=repr(received)[:80])
         return None
@@ -100,7 +90,7 @@ def check_max_stable_lr(fn: Callable[[np.ndarray], float]) -> bool:
         ok, received = attempt(name, fn, X.copy())
         if not ok:
             return False
-        value = _as_numpy(received)
+        value = as_numpy(received)
         if value is None or value.size != 1:
             return report(name, False, expected="one number", received=repr(received)[:80],
                           hint="return a float: 2 / (largest eigenvalue)")
@@ -155,7 +145,7 @@ def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
         ok, received = attempt(name, fn, Z.clone())
         if not ok:
             return False
-        value = _as_numpy(received)
+        value = as_numpy(received)
         if value is None or value.shape != tuple(Z.shape):
             return report(name, False, expected=f"shape {tuple(Z.shape)}", received=repr(received)[:80],
                           hint="one probability per logit; normalise each row (dim=1)")
@@ -169,7 +159,7 @@ def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     return report(name, True)
 
 
-def _error_and_ce(P: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def reference_error_and_ce(P: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Error rate and mean -ln p(true class) with plain loops (the reference)."""
     wrong = sum(int(np.argmax(row) != label) for row, label in zip(P, y))
     ce = sum(-math.log(row[label]) for row, label in zip(P, y))
@@ -185,13 +175,13 @@ def check_error_rate_and_cross_entropy(fn: Callable[..., tuple]) -> bool:
     cases = [(torch.tensor(SLIDE_P1), torch.tensor(SLIDE_Y)), (torch.tensor(SLIDE_P2), torch.tensor(SLIDE_Y)),
              (random_P, random_y)]
     for P, y in cases:
-        expected = _error_and_ce(P.numpy(), y.numpy())
+        expected = reference_error_and_ce(P.numpy(), y.numpy())
         ok, received = attempt(name, fn, P.clone(), y.clone())
         if not ok:
             return False
         if not (isinstance(received, (tuple, list)) and len(received) == 2):
             return report(name, False, expected="a tuple (error_rate, cross_entropy)", received=type(received).__name__)
-        values = [_as_numpy(v) for v in received]
+        values = [as_numpy(v) for v in received]
         if any(v is None or v.size != 1 for v in values):
             return report(name, False, expected="two numbers", received=repr(received)[:80],
                           hint="use .item() or float(...) to turn one-element tensors into numbers")

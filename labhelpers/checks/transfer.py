@@ -20,7 +20,7 @@ __all__ = ["check_to_model_input", "check_capture_activation", "check_pooled_fea
            "check_prepare_for_finetuning"]
 
 
-def _reference_model_input(X: torch.Tensor, size: int) -> torch.Tensor:
+def reference_model_input(X: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 3, size, size): [0, 1], bilinear resize, grey to RGB, (x - 0.5) / 0.5."""
     x = X.float().div(255.0).unsqueeze(1)                                             # (N, 1, 28, 28)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)     # (N, 1, size, size)
@@ -56,7 +56,7 @@ def check_to_model_input(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> boo
                           hint=hint)
         if not torch.equal(X, before):
             return report(name, False, expected="X unchanged", received="X was modified in place")
-        expected = _reference_model_input(X, size)
+        expected = reference_model_input(X, size)
         error = float((received.detach().cpu().float() - expected).abs().max())
         if error > 0.05:
             lo, hi = float(received.min()), float(received.max())
