@@ -1,15 +1,16 @@
 """Hidden tests of lab 06 (backpropagation by hand: a neuron's gradients, numerical gradients, gates).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader.
-Not graded here: value_tanh (it takes and returns the notebook's own Value objects) and LinearFunction
-(a torch.autograd.Function): no probe input can be a Value, nothing can call .apply/.backward in the
-sandbox, and such objects come back only as a type name. Their public self-checks cover them.
+value_tanh and LinearFunction are not plain functions: the sandbox drives them (labhelpers.instructor.drivers)
+through small scalar graphs built from the notebook's own Value class, and through LinearFunction.apply and
+.backward, and sends back the output and the gradients; the references run the same drivers on torch.
 """
 import numpy as np
 import torch
 
 from labhelpers.checks.backprop import reference_gradient, reference_gate_backward
 from labhelpers.instructor.codec import encode
+from labhelpers.instructor.drivers import run_function, run_graph
 from labhelpers.instructor.hidden import Call, Exercise, Fn
 from labhelpers.instructor.verdict import as_array, compare
 
@@ -31,7 +32,8 @@ def _neuron_probes(rng):
 def _neuron_reference(w, x):
     def neuron(w, x):
         return torch.sigmoid(w[0] * x[0] + w[1] * x[1] + w[2])
-    return float(neuron(w, x)), reference_gradient(lambda t: neuron(t, x), w), reference_gradient(lambda t: neuron(w, t), x)
+    return (float(neuron(w, x)), reference_gradient(lambda t: neuron(t, x), w),
+            reference_gradient(lambda t: neuron(w, t), x))
 
 
 # ----------------------------------------------------------------------------- exercise 2
@@ -90,6 +92,72 @@ def _gate_probes(rng):
     return calls
 
 
+def _compare_parts(*names):
+    """verdict.compare for driven answers [output, [gradients]], naming the wrong part (e.g. "gradient of W")."""
+    def compare_parts(got, want):
+        try:
+            (g_out, g_grads), (w_out, w_grads) = got["__seq__"], want["__seq__"]
+            g_grads, w_grads = g_grads["__seq__"], w_grads["__seq__"]
+        except (KeyError, TypeError, ValueError):
+            return compare(got, want, atol=1e-9, rtol=1e-7)
+        if len(g_grads) != len(w_grads):
+            return f"expected {len(w_grads)} gradients, received {len(g_grads)}"
+        for name, g, w in zip(names, [g_out, *g_grads], [w_out, *w_grads]):
+            reason = compare(g, w, atol=1e-9, rtol=1e-7)
+            if reason:
+                return f"{name}: {reason}"
+        return None
+    return compare_parts
+
+
+# ----------------------------------------------------------------------------- exercise 4
+GRAPHS = [  # (label, let, expr): "fn" is the student's value_tanh; t used twice checks that gradients add up
+    ("tanh(a * b + c)", [], ["fn", ["add", ["mul", "a", "b"], "c"]]),
+    ("t * t with t = tanh(a)", [["t", ["fn", "a"]]], ["mul", "t", "t"]),
+    ("tanh(a) + tanh(a * c) + b", [], ["add", ["add", ["fn", "a"], ["fn", ["mul", "a", "c"]]], "b"]),
+    ("tanh(tanh(a) * b)", [], ["fn", ["mul", ["fn", "a"], "b"]]),
+]
+
+
+def _tanh_probes(rng):
+    calls = []
+    for label, let, expr in [GRAPHS[i] for i in rng.permutation(len(GRAPHS))]:
+        a, b, c = (float(v) for v in np.round(rng.normal(0, 1, 3), 3))
+        spec = {"kind": "graph", "node_class": "Value", "leaves": [["a", a], ["b", b], ["c", c]],
+                "let": let, "expr": expr}
+        calls.append(Call(drive=spec, label=f"{label} with a = {a}, b = {b}, c = {c}; then out.backward()"))
+    return calls
+
+
+def _torch_leaf(value: float) -> torch.Tensor:
+    """A float64 scalar tensor that records gradients: torch's stand-in for the notebook's Value."""
+    return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+
+def _tanh_reference(spec):
+    return run_graph(torch.tanh, _torch_leaf, spec)
+
+
+# ----------------------------------------------------------------------------- exercise 5
+def _linear_probes(rng):
+    calls = []
+    for n, d_in, d_out in [(4, 3, 2), (1, 5, 3), tuple(int(k) for k in rng.integers(2, 7, size=3))]:
+        X, W, b = (torch.from_numpy(np.round(rng.normal(0, 1, shape), 3)).requires_grad_()
+                   for shape in ((n, d_in), (d_out, d_in), (d_out,)))
+        grad_output = torch.from_numpy(np.round(rng.normal(0, 1, (n, d_out)), 3))
+        calls.append(Call((X, W, b), drive={"kind": "function", "grad_output": grad_output},
+                          label=f"X {n}x{d_in}, W {d_out}x{d_in}, b ({d_out},), a random upstream gradient"))
+    return calls
+
+
+def _linear(X, W, b):
+    return X @ W.T + b                                   # (n, d_out); autograd gives the reference gradients
+
+
+def _linear_reference(spec, X, W, b):
+    return run_function(_linear, [X, W, b], spec["grad_output"])
+
+
 EXERCISES = [
     Exercise("neuron_backward", 2, "Compute z and f = sigmoid(z) with plain arithmetic. The sigmoid's local gradient "
              "needs only f itself; then each multiply gate gives an input the upstream gradient times the other "
@@ -105,4 +173,17 @@ EXERCISES = [
              "gives each input the upstream gradient times the OTHER input; a max gate sends all of it to the "
              "larger input and 0 to the smaller one. Return the pair (da, db).",
              _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9),
+    Exercise("value_tanh", 2, "The new node's data is tanh(v.data); its _backward must ADD (1 - t**2) * out.grad to "
+             "v.grad (+=, not =): a node used twice, or two tanh nodes of the same input, must sum their "
+             "gradients. Checked on small graphs built from your Value class, after out.backward().",
+             _tanh_probes, _tanh_reference, compare=_compare_parts("out.data", "a.grad", "b.grad", "c.grad")),
+    Exercise("LinearFunction", 2, "In backward, with Y = X @ W.T + b and upstream gradient grad_Y of Y's shape: "
+             "grad_X = grad_Y @ W, grad_W = grad_Y.T @ X, grad_b = grad_Y summed over the rows. The output of "
+             "forward and all three gradients are compared, without autograd inside backward.",
+             _linear_probes, _linear_reference, compare=_compare_parts("the output Y", "grad_X", "grad_W", "grad_b"),
+             forbidden=(".grad", ".backward", ".enable_grad", ".requires_grad_", ".functional")),
 ]
+
+# What a correct notebook holds, for the tests of these hidden tests (torch tensors stand in for Value nodes;
+# a plain function for the autograd.Function: the drivers accept both).
+MODEL_ANSWERS = {"value_tanh": torch.tanh, "Value": _torch_leaf, "LinearFunction": _linear}

@@ -3,7 +3,9 @@
 A lab's hidden tests are ``grading/<lab>.py`` at the repository root (never released, never inside a
 sandbox). The module defines ``LAB`` (the lab name), ``EXERCISES`` (a list of :class:`Exercise`), and
 optionally ``PARAMETERS`` (injected after the notebook's "parameters" cell; default: smoke settings)
-and ``LIMITS`` (fields of :class:`~labhelpers.instructor.sandbox.Limits`, e.g. ``{"cell_timeout": 60}``).
+and ``LIMITS`` (fields of :class:`~labhelpers.instructor.sandbox.Limits`, e.g. ``{"cell_timeout": 60}``), and
+``MODEL_ANSWERS`` (names -> student-shaped answers, for exercises whose reference is not one: the tests of
+the hidden tests use them; grading never does).
 For each exercise the grader draws fresh inputs (``probes(rng)``), sends them to the sandbox, and
 compares the student's answers with ``reference`` run here, in the grading process.
 """
@@ -70,6 +72,8 @@ class Call:
     mutate: bool = False        # afterwards write 1000.0 into args[0]: does the answer share its memory?
     report_args: bool = False   # send the arguments back after the call: were they modified?
     module: dict | None = None  # {"seed", "input"}: the answer is a model class; run it on input
+    drive: dict | None = None   # a drivers spec: run the exercise through it instead of calling it; the
+                                # reference is then called as reference(drive_spec, *args)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class LabTests:
     parameters: dict
     limits: Limits
     path: Path
+    model_answers: dict = field(default_factory=dict)  # MODEL_ANSWERS: student-shaped answers (tests only)
 
     @property
     def max_score(self) -> float:
@@ -125,7 +130,8 @@ def load_lab_tests(tests_dir: str | Path, lab: str) -> LabTests:
     limits = dict(getattr(module, "LIMITS", {}))
     if set(limits) - known:
         raise ValueError(f"{path}: unknown LIMITS {sorted(set(limits) - known)}; known: {sorted(known)}")
-    return LabTests(lab, exercises, dict(getattr(module, "PARAMETERS", DEFAULT_PARAMETERS)), Limits(**limits), path)
+    return LabTests(lab, exercises, dict(getattr(module, "PARAMETERS", DEFAULT_PARAMETERS)), Limits(**limits), path,
+                    dict(getattr(module, "MODEL_ANSWERS", {})))
 
 
 # ----------------------------------------------------------------------------- wire format
@@ -152,6 +158,8 @@ def wire_call(call: Call) -> dict:
            "report_args": call.report_args}
     if call.module is not None:
         out["module"] = wire(dict(call.module))
+    if call.drive is not None:
+        out["drive"] = wire(dict(call.drive))
     return out
 
 
@@ -159,7 +167,10 @@ def expected_answer(exercise: Exercise, call: Call, files_dir: str) -> Any:
     """The reference's answer to ``call``, encoded like a student's answer (inputs via the wire too)."""
     args = decode(wire(list(call.args)), files_dir)
     kwargs = decode(wire(dict(call.kwargs)), files_dir)
-    value = exercise.reference(*args, **kwargs)
+    if call.drive is not None:
+        value = exercise.reference(decode(wire(dict(call.drive)), files_dir), *args, **kwargs)
+    else:
+        value = exercise.reference(*args, **kwargs)
     if call.module is not None:
         return module_probe(value, decode(wire(dict(call.module)), files_dir))
     return encode(value)

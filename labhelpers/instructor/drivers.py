@@ -1,0 +1,63 @@
+"""Drive exercises that are not plain functions: a scalar autograd graph, a torch.autograd.Function (grading).
+
+The sandbox runs a driver on the student's object (lab 06: ``value_tanh`` on the notebook's ``Value``
+nodes, the ``LinearFunction`` class); the grading file runs the same driver on its reference, so
+both answers are plain values that compare like any other. A spec is plain JSON:
+
+- ``{"kind": "graph", "node_class": "Value", "leaves": [["a", 0.5], ...], "let": [["t", ["fn", "a"]]],
+  "expr": ["mul", "t", "t"]}``: leaves become ``node_class(value)``, ``["fn", x]`` calls the exercise,
+  ``add``/``mul`` use the nodes' operators; then ``out.backward()``. Answer: ``[out.data, leaf grads]``.
+- ``{"kind": "function", "grad_output": tensor}``: ``out = cls.apply(*args)``,
+  ``out.backward(grad_output)``. Answer: ``[out, [grad of each argument]]``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+OPS: dict[str, Callable[[Any, Any], Any]] = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b}
+
+
+def run_graph(fn: Callable, make_leaf: Callable[[float], Any], spec: dict) -> list:
+    """Build spec's expression from ``make_leaf`` nodes and ``fn``, backpropagate; ``[output, leaf grads]``."""
+    env = {str(name): make_leaf(float(value)) for name, value in spec["leaves"]}
+
+    def evaluate(expr: Any) -> Any:
+        if isinstance(expr, str):
+            return env[expr]
+        if isinstance(expr, (int, float)):
+            return float(expr)
+        op, *args = expr
+        values = [evaluate(arg) for arg in args]
+        if op == "fn":
+            return fn(*values)
+        if op not in OPS:
+            raise ValueError(f"unknown graph operation {op!r}; known: fn, {', '.join(OPS)}")
+        return OPS[op](*values)
+
+    for name, expr in spec.get("let", []):
+        env[str(name)] = evaluate(expr)           # a named node used twice (its gradients must add up)
+    out = evaluate(spec["expr"])
+    out.backward()
+    grads = [env[str(name)].grad for name, _ in spec["leaves"]]
+    return [float(out.data), [0.0 if g is None else float(g) for g in grads]]
+
+
+def run_function(function: Any, args: list, grad_output: Any) -> list:
+    """``function.apply(*args)`` (or ``function(*args)``), backward with ``grad_output``; ``[output, arg grads]``."""
+    apply = getattr(function, "apply", function)
+    out = apply(*args)
+    out.backward(grad_output)
+    return [out.detach(), [getattr(arg, "grad", None) for arg in args]]
+
+
+def drive(obj: Any, spec: dict, namespace: dict, args: list) -> list:
+    """Run the driver ``spec["kind"]`` on the student's ``obj`` (sandbox side; ``namespace``: their globals)."""
+    kind = spec.get("kind")
+    if kind == "graph":
+        node_class = namespace.get(spec["node_class"])
+        if not callable(node_class):
+            raise NameError(f"no class named {spec['node_class']} is defined (the notebook's node class)")
+        return run_graph(obj, node_class, spec)
+    if kind == "function":
+        return run_function(obj, args, spec["grad_output"])
+    raise ValueError(f"unknown driver {kind!r}; known: graph, function")
