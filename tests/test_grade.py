@@ -240,6 +240,38 @@ def test_layers_input_refuses_anything_but_known_torch_layers():
         decode({"__layers__": [["Module"]], "seed": 0})
 
 
+def test_a_module_answer_keeps_its_requires_grad_flags():
+    import torch
+    layer = torch.nn.Linear(2, 1)
+    layer.bias.requires_grad_(False)
+    flags = {name: value["requires_grad"] for name, value in encode(layer)["__map__"]}
+    assert flags == {"weight": True, "bias": False}
+
+
+def test_attr_input_is_a_layer_of_the_model_in_the_same_call():
+    from labhelpers.instructor.codec import resolve_attrs
+    from labhelpers.instructor.hidden import Attr, Model, wire
+    model, layer = resolve_attrs(decode(wire([Model("NetCNN", 3), Attr(0, "conv2")])))
+    assert layer is model.conv2
+
+
+def test_model_input_can_come_in_training_mode_with_the_same_weights():
+    from labhelpers.instructor.hidden import Model, wire
+    evaluated, training = decode(wire(Model("NetCNN", 4))), decode(wire(Model("NetCNN", 4, train=True)))
+    assert not evaluated.training and training.training
+    assert compare(encode(evaluated), encode(training)) is None
+
+
+def test_efficientnet_lite_tiny_has_the_anatomy_lab_10_uses():
+    import torch
+    from labhelpers.instructor.hidden import Model, wire
+    net = decode(wire(Model("EfficientNetLiteTiny", 1)))
+    assert len(net._blocks) == 16 and net._fc.out_features == 10 and hasattr(net, "_conv_head")
+    with torch.no_grad():
+        features = net.extract_features(torch.randn(1, 3, 64, 64))      # (1, 1280, 2, 2)
+    assert features.shape == (1, 1280, 2, 2) and float(features.std(dim=(2, 3)).mean()) > 1e-3  # not washed out
+
+
 def test_codec_reduces_unknown_objects_to_their_type():
     class Liar:
         def __eq__(self, other):

@@ -82,7 +82,7 @@ def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
         return {"__map__": pairs}
     if torch is not None and isinstance(value, torch.nn.Module):  # its weights: a dict name -> tensor
         try:
-            state = list(torch.nn.Module.state_dict(value).items())[:10_000]
+            state = list(torch.nn.Module.state_dict(value, keep_vars=True).items())[:10_000]  # keeps requires_grad
         except Exception:  # noqa: BLE001 - a student's module may break anything
             return {"__opaque__": type(value).__name__, "repr": "an nn.Module whose state_dict() fails"}
         return {"__map__": [[name, encode(t, depth + 1, budget)] for name, t in state], "module": type(value).__name__}
@@ -106,7 +106,8 @@ def _poly_trig(spec: dict):
 
 
 FUNCTIONS = {"poly_trig": _poly_trig}
-MODELS = ("NetFF", "NetCNN", "LeNet", "LeNetModified")
+MODELS = ("NetFF", "NetCNN", "LeNet", "LeNetModified")   # labhelpers.models
+ARCHITECTURES = ("EfficientNetLiteTiny",)                # built by _architecture (lab 10)
 LAYERS = ("Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
           "ELU", "Flatten", "Dropout", "MaxPool2d")  # torch.nn classes a __layers__ input may use
 
@@ -123,15 +124,24 @@ def build_layers(spec: list, seed: int):
     return fill_weights(model, seed).train()
 
 
-def fill_weights(model, seed: int):
-    """Overwrite every float tensor of ``model``'s state with uniform noise from ``seed`` (same in any process)."""
+def fill_weights(model, seed: int, scaled: bool = False):
+    """Overwrite every float tensor of ``model``'s state with uniform noise from ``seed`` (same in any process).
+
+    ``scaled`` (deep networks): weights of variance 1/fan_in and BatchNorm scales in [0.5, 1.5], so
+    activations neither vanish nor wash out the input over 16 blocks; otherwise noise in [-0.2, 0.2].
+    """
     import torch
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in sorted(model.state_dict().items()):
             if tensor.is_floating_point():
                 noise = torch.rand(tuple(tensor.shape), generator=generator, dtype=torch.float64)
-                value = noise + 0.5 if name.endswith("running_var") else (noise * 2 - 1) * 0.2
+                if name.endswith("running_var") or (scaled and tensor.dim() == 1 and name.endswith("weight")):
+                    value = noise + 0.5
+                elif scaled and tensor.dim() >= 2:
+                    value = (noise * 2 - 1) * math.sqrt(3 / tensor[0].numel())   # variance 1 / fan_in
+                else:
+                    value = (noise * 2 - 1) * 0.2
                 tensor.copy_(value.to(tensor.dtype))
     return model.eval()
 
@@ -181,11 +191,33 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
     if "__layers__" in data:
         return build_layers(data["__layers__"], int(data["seed"]))
     if "__module__" in data:
-        from labhelpers import models
-        if data["__module__"] not in MODELS:
-            raise ValueError(f"unknown model {data['__module__']!r}; known: {MODELS}")
-        return fill_weights(getattr(models, data["__module__"])(), int(data["seed"]))
+        name = data["__module__"]
+        if name in MODELS:
+            from labhelpers import models
+            model = getattr(models, name)()
+        elif name in ARCHITECTURES:
+            model = _architecture(name)
+        else:
+            raise ValueError(f"unknown model {name!r}; known: {MODELS + ARCHITECTURES}")
+        model = fill_weights(model, int(data["seed"]), scaled=name in ARCHITECTURES)
+        return model.train() if data.get("train") else model
     return {key: decode(value, files_dir) for key, value in data.items()}
+
+
+def _architecture(name: str):
+    """EfficientNetLiteTiny: EfficientNet-Lite0's anatomy (_blocks, _conv_head, _bn1, _fc, extract_features)
+    at a quarter of its width with 10 classes: 0.37M weights instead of 4.7M, so answers stay small."""
+    from efficientnet_lite_pytorch import EfficientNet
+    return EfficientNet.from_name("efficientnet-lite0", width_coefficient=0.25, num_classes=10)
+
+
+def resolve_attrs(args: list) -> list:
+    """Replace each ``{"__attr__": path, "arg": i}`` by ``args[i].get_submodule(path)``: a layer of another argument."""
+    out = list(args)
+    for index, arg in enumerate(out):
+        if isinstance(arg, dict) and set(arg) == {"__attr__", "arg"}:
+            out[index] = out[int(arg["arg"])].get_submodule(str(arg["__attr__"]))
+    return out
 
 
 def _hashable(key: Any) -> Any:

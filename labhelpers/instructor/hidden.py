@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .codec import decode, encode, module_probe
+from .codec import decode, encode, module_probe, resolve_attrs
 from .sandbox import Limits
 
 DEFAULT_PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -46,10 +46,20 @@ class File:
 
 @dataclass(frozen=True)
 class Model:
-    """A model input: ``labhelpers.<name>()`` with weights drawn from ``seed`` (codec.fill_weights)."""
+    """A model input: ``labhelpers.<name>()`` (or a codec.ARCHITECTURES name) with weights drawn from ``seed``
+    (codec.fill_weights), in eval mode unless ``train``."""
 
     name: str
     seed: int
+    train: bool = False
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A layer of another argument: ``Attr(0, "conv2")`` is ``args[0].get_submodule("conv2")`` in the same call."""
+
+    arg: int
+    path: str
 
 
 @dataclass(frozen=True)
@@ -136,13 +146,15 @@ def load_lab_tests(tests_dir: str | Path, lab: str) -> LabTests:
 
 # ----------------------------------------------------------------------------- wire format
 def wire(value: Any) -> Any:
-    """``value`` in the sandbox's JSON format, including Fn/File/Model/Layers inputs."""
+    """``value`` in the sandbox's JSON format, including Fn/File/Model/Attr/Layers inputs."""
     if isinstance(value, Fn):
         return {"__fn__": "poly_trig", "poly": list(value.poly), "sin": list(value.sin), "exp": list(value.exp)}
     if isinstance(value, File):
         return {"__file__": value.name, "base64": base64.b64encode(value.content).decode()}
     if isinstance(value, Model):
-        return {"__module__": value.name, "seed": value.seed}
+        return {"__module__": value.name, "seed": value.seed, "train": value.train}
+    if isinstance(value, Attr):
+        return {"__attr__": value.path, "arg": value.arg}
     if isinstance(value, Layers):
         return {"__layers__": [list(layer) for layer in value.spec], "seed": value.seed}
     if isinstance(value, (list, tuple)):
@@ -165,7 +177,7 @@ def wire_call(call: Call) -> dict:
 
 def expected_answer(exercise: Exercise, call: Call, files_dir: str) -> Any:
     """The reference's answer to ``call``, encoded like a student's answer (inputs via the wire too)."""
-    args = decode(wire(list(call.args)), files_dir)
+    args = resolve_attrs(decode(wire(list(call.args)), files_dir))
     kwargs = decode(wire(dict(call.kwargs)), files_dir)
     if call.drive is not None:
         value = exercise.reference(decode(wire(dict(call.drive)), files_dir), *args, **kwargs)

@@ -17,12 +17,12 @@ import sys
 import tempfile
 
 if __package__:
-    from .codec import decode, encode, module_probe
+    from .codec import decode, encode, module_probe, resolve_attrs
     from .drivers import drive
     from .sandbox_setup import setup
 else:  # started by path (skips the package __init__, whose nbformat import takes seconds)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from codec import decode, encode, module_probe  # noqa: E402
+    from codec import decode, encode, module_probe, resolve_attrs  # noqa: E402
     from drivers import drive  # noqa: E402
     from sandbox_setup import setup  # noqa: E402
     del sys.path[0]
@@ -148,7 +148,7 @@ def call_function(shell, name: str, call: dict, files_dir: str) -> dict:
         return {"missing": f"no function named {name} was defined"}
     if not callable(fn):
         return {"missing": f"{name} is a {type(fn).__name__}, not a function"}
-    args = decode(call.get("args", []), files_dir)
+    args = resolve_attrs(decode(call.get("args", []), files_dir))
     kwargs = decode(call.get("kwargs", {}), files_dir)
     try:
         if call.get("drive"):  # not a plain function: run it through a graph or autograd (drivers)
