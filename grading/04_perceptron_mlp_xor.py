@@ -5,9 +5,9 @@ Instructor only: never released. Fresh random cases per submission; references r
 Exercise 5 (layer_gradient_norms) gets small random MLPs as ``Layers`` inputs (float32, built from the same
 seed in the sandbox and here) and is compared with autograd's gradient norms of the same network, computed
 here in float64 (so the tolerance is float32's: rtol 1e-4). The network comes back after the call
-(``report_args``): its weights must be unchanged (no optimiser step). Not checked here: that a second call on
-the same network gives the same numbers (``model.zero_grad()``). Every probe call decodes its own fresh
-network, whose ``.grad`` is still None, so a missing reset cannot show; the notebook's public check covers it.
+(``report_args``): its weights must be unchanged (no optimiser step). Every other network arrives with noise
+in its ``.grad`` (``Layers(stale_grads=True)``, as after an earlier backward pass), so a missing
+``model.zero_grad()`` adds to old gradients and shows.
 """
 import copy
 
@@ -151,7 +151,7 @@ def _gradient_norm_probes(rng):
     for case in range(4):
         while True:  # every layer's gradient clearly non-zero (a dead ReLU layer would accept any 0)
             spec, sizes, activation = _mlp_spec(rng)
-            network = Layers(spec, int(rng.integers(2**31)))
+            network = Layers(spec, int(rng.integers(2**31)), stale_grads=case % 2 == 1)  # as if trained a step
             n = 1 if case == 0 else int(rng.integers(4, 33))
             X = torch.from_numpy(rng.normal(size=(n, sizes[0])).astype(np.float32))
             y = torch.from_numpy((rng.random((n, 1)) < 0.5).astype(np.float32))

@@ -235,6 +235,14 @@ def test_layers_input_is_the_same_layer_in_any_process_and_comes_back_as_its_wei
     assert "0.weight" in compare(encode(second), encode(first))
 
 
+def test_layers_input_can_arrive_with_stale_gradients():
+    from labhelpers.instructor.hidden import Layers, wire
+    fresh = decode(wire(Layers((("Linear", 3, 2),), seed=5)))
+    first, second = (decode(wire(Layers((("Linear", 3, 2),), seed=5, stale_grads=True))) for _ in range(2))
+    assert fresh.weight.grad is None and first.weight.grad.abs().sum() > 0
+    assert compare(encode(first.weight.grad), encode(second.weight.grad), atol=0, rtol=0) is None
+
+
 def test_layers_input_refuses_anything_but_known_torch_layers():
     with pytest.raises(ValueError, match="unknown layer"):
         decode({"__layers__": [["Module"]], "seed": 0})

@@ -112,8 +112,13 @@ LAYERS = ("Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "Sigmoid",
           "ELU", "Flatten", "Dropout", "MaxPool2d")  # torch.nn classes a __layers__ input may use
 
 
-def build_layers(spec: list, seed: int):
-    """``spec`` [[name, *numbers], ...] as torch.nn layers (one layer alone, more in nn.Sequential), weights from ``seed``."""
+def build_layers(spec: list, seed: int, stale_grads: bool = False):
+    """``spec`` [[name, *numbers], ...] as torch.nn layers (one alone, more in nn.Sequential), weights from ``seed``.
+
+    ``stale_grads``: every parameter's ``.grad`` already holds noise, as after an earlier backward pass
+    (a function that should start from zero gradients must clear them).
+    """
+    import torch
     from torch import nn
     layers = []
     for name, *args in spec:
@@ -121,7 +126,12 @@ def build_layers(spec: list, seed: int):
             raise ValueError(f"unknown layer {name!r} or non-numeric arguments; known: {LAYERS}")
         layers.append(getattr(nn, name)(*args))
     model = layers[0] if len(layers) == 1 else nn.Sequential(*layers)
-    return fill_weights(model, seed).train()
+    model = fill_weights(model, seed).train()
+    if stale_grads:
+        generator = torch.Generator().manual_seed(seed + 1)
+        for parameter in model.parameters():
+            parameter.grad = torch.randn(tuple(parameter.shape), generator=generator).to(parameter.dtype)
+    return model
 
 
 def fill_weights(model, seed: int, scaled: bool = False):
@@ -189,7 +199,7 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
             fp.write(content)
         return path
     if "__layers__" in data:
-        return build_layers(data["__layers__"], int(data["seed"]))
+        return build_layers(data["__layers__"], int(data["seed"]), bool(data.get("stale_grads")))
     if "__module__" in data:
         name = data["__module__"]
         if name in MODELS:

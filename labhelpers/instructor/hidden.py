@@ -70,6 +70,7 @@ class Layers:
 
     spec: tuple
     seed: int
+    stale_grads: bool = False   # parameters arrive with noise in .grad, as after an earlier backward pass
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def wire(value: Any) -> Any:
     if isinstance(value, Attr):
         return {"__attr__": value.path, "arg": value.arg}
     if isinstance(value, Layers):
-        return {"__layers__": [list(layer) for layer in value.spec], "seed": value.seed}
+        return {"__layers__": [list(layer) for layer in value.spec], "seed": value.seed,
+                "stale_grads": value.stale_grads}
     if isinstance(value, (list, tuple)):
         return {"__seq__": [wire(v) for v in value], "type": "tuple" if isinstance(value, tuple) else "list"}
     if isinstance(value, dict):
