@@ -9,7 +9,8 @@ parameters with their requires_grad flags.
 import numpy as np
 import torch
 
-from labhelpers.checks.transfer import reference_model_input
+from labhelpers.checks.transfer import (reference_capture_activation, reference_finetuning, reference_model_input,
+                                       reference_pooled_features)
 from labhelpers.instructor.codec import decode, encode
 from labhelpers.instructor.hidden import Attr, Call, Exercise, Model, wire
 from labhelpers.instructor.verdict import as_array, compare, describe, kind
@@ -64,17 +65,6 @@ def _capture_probes(rng):
     return calls
 
 
-def _capture_reference(model, layer, X):
-    stored = {}
-    handle = layer.register_forward_hook(lambda module, inputs, output: stored.update(out=output.detach()))
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        handle.remove()
-    return stored["out"]
-
-
 # ----------------------------------------------------------------------------- exercise 3
 def _pooled_probes(rng):
     calls = []
@@ -85,27 +75,11 @@ def _pooled_probes(rng):
     return calls
 
 
-def _pooled_reference(net, X):
-    net.eval()
-    with torch.no_grad():
-        return net.extract_features(X).mean(dim=(2, 3))             # (N, C, h, w) -> (N, C)
-
-
 # ----------------------------------------------------------------------------- exercise 4
 def _finetune_probes(rng):
     return [Call((Model(TINY, int(rng.integers(1 << 30))), n_blocks, num_classes), report_args=True,
                  label=f"a small EfficientNet (16 blocks), n_blocks={n_blocks}, num_classes={num_classes}")
             for n_blocks, num_classes in ((2, 10), (int(rng.integers(1, 16)), int(rng.integers(2, 20))))]
-
-
-def _finetune_reference(net, n_blocks, num_classes):
-    import copy
-    model = copy.deepcopy(net)
-    model._fc = torch.nn.Linear(model._fc.in_features, num_classes)
-    model.requires_grad_(False)
-    for module in [*model._blocks[len(model._blocks) - n_blocks:], model._conv_head, model._bn1, model._fc]:
-        module.requires_grad_(True)
-    return model
 
 
 def _finetune_compare(got, want) -> str | None:
@@ -152,12 +126,12 @@ EXERCISES = [
              compare=_input_compare, verify=_x_unchanged),
     Exercise("capture_activation", 2, "Register a forward hook on layer that stores its output, run model(X) "
              "without gradients, remove the hook (also when the model raises), and return what the hook stored.",
-             _capture_probes, _capture_reference, **TOLERANCE),
+             _capture_probes, reference_capture_activation, **TOLERANCE),
     Exercise("pooled_features", 2, "Put net in eval mode (BatchNorm uses its running statistics, no dropout), run "
              "net.extract_features(X) without gradients and average over the two spatial dimensions: (N, C).",
-             _pooled_probes, _pooled_reference, **TOLERANCE),
+             _pooled_probes, reference_pooled_features, **TOLERANCE),
     Exercise("prepare_for_finetuning", 2, "Deep-copy net (leave the original untouched), give the copy a new "
              "nn.Linear(in_features, num_classes) as _fc, freeze every parameter, then unfreeze only the last "
              "n_blocks of _blocks (none when n_blocks is 0), _conv_head, _bn1 and _fc.",
-             _finetune_probes, _finetune_reference, compare=_finetune_compare, verify=_net_untouched),
+             _finetune_probes, reference_finetuning, compare=_finetune_compare, verify=_net_untouched),
 ]

@@ -171,7 +171,27 @@ def _trainable_names(model: nn.Module) -> set[str]:
     return {n for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _reference_finetuning(net: nn.Module, n_blocks: int, num_classes: int) -> nn.Module:
+def reference_capture_activation(model: nn.Module, layer: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """``layer``'s output while ``model(X)`` runs, by a forward hook removed afterwards (lab 10, hidden tests)."""
+    stored = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: stored.update(out=output.detach()))
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        handle.remove()
+    return stored["out"]
+
+
+def reference_pooled_features(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Global average of ``net.extract_features(X)`` in eval mode: (N, C) (lab 10, hidden tests)."""
+    net.eval()
+    with torch.no_grad():
+        return net.extract_features(X).mean(dim=(2, 3))          # (N, C, h, w) -> (N, C)
+
+
+def reference_finetuning(net: nn.Module, n_blocks: int, num_classes: int) -> nn.Module:
+    """A copy of ``net`` with a new ``_fc``; only the last n_blocks, _conv_head, _bn1, _fc train (lab 10)."""
     model = copy.deepcopy(net)
     model._fc = nn.Linear(model._fc.in_features, num_classes)
     model.requires_grad_(False)
@@ -194,7 +214,7 @@ def check_prepare_for_finetuning(fn: Callable[[nn.Module, int, int], nn.Module],
     flags = [p.requires_grad for p in net.parameters()]
     fc = net._fc
     for n_blocks, num_classes in ((2, 10), (0, 5), (5, 3)):
-        expected = _reference_finetuning(net, n_blocks, num_classes)
+        expected = reference_finetuning(net, n_blocks, num_classes)
         ok, received = attempt(name, fn, net, n_blocks, num_classes)
         if not ok:
             return False
