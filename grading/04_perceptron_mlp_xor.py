@@ -160,7 +160,8 @@ def _gradient_norm_probes(rng):
             if min(_gradient_norms_reference(build_layers(list(spec), network.seed), X, y)) > 1e-5:
                 break
         label = (f"a {'-'.join(map(str, sizes))} MLP ({activation} between layers, sigmoid output), "
-                 f"{n} sample{'s' if n > 1 else ''}, X ({n}, {sizes[0]}), y ({n}, 1)")
+                 f"{n} sample{'s' if n > 1 else ''}, X ({n}, {sizes[0]}), y ({n}, 1)"
+                 + ("; its .grad already holds gradients from an earlier backward pass" if network.stale_grads else ""))
         calls.append(Call((network, X, y), label=label, report_args=True))
     return calls
 

@@ -234,7 +234,14 @@ def test_linear_function_rejects_wrong_weight_gradient(capsys):
 def test_linear_function_rejects_transposed_weight_gradient(capsys):
     wrong = make_linear_function(lambda X, W, G: (G @ W, X.T @ G, G.sum(dim=0)))
     assert check_linear_function(wrong) is False
-    assert "invalid gradient" in capsys.readouterr().out  # PyTorch itself refuses the (d_in, d_out) shape
+    assert "grad_W of shape (2, 3)" in capsys.readouterr().out
+
+
+def test_linear_function_rejects_an_unsummed_bias_gradient(capsys):
+    # autograd would quietly sum an (n, d_out) bias gradient to (d_out,); the check reads what backward returns
+    wrong = make_linear_function(lambda X, W, G: (G @ W, G.T @ X, G))
+    assert check_linear_function(wrong) is False
+    assert "grad_b of shape (2,)" in capsys.readouterr().out
 
 
 def test_linear_function_rejects_mean_bias_gradient():

@@ -35,6 +35,21 @@ def test_run_function_returns_the_output_and_each_arguments_gradient():
     assert torch.allclose(grad_X, grad_output @ W) and torch.allclose(grad_W, grad_output.T @ X)
 
 
+def test_run_function_returns_what_an_autograd_functions_backward_returned():
+    class Unsummed(torch.autograd.Function):   # a bias gradient left (n, d_out): autograd would sum it
+        @staticmethod
+        def forward(ctx, X, b):
+            return X + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    X, b = torch.randn(3, 2, requires_grad=True), torch.randn(2, requires_grad=True)
+    _, (grad_X, grad_b) = run_function(Unsummed, [X, b], torch.ones(3, 2))
+    assert grad_X.shape == (3, 2) and grad_b.shape == (3, 2)
+
+
 def test_drive_wants_the_notebooks_node_class():
     with pytest.raises(NameError, match="Value"):
         drive(torch.tanh, {"kind": "graph", "node_class": "Value", "leaves": [], "expr": "a"}, {}, [])

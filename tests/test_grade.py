@@ -280,6 +280,36 @@ def test_efficientnet_lite_tiny_has_the_anatomy_lab_10_uses():
     assert features.shape == (1, 1280, 2, 2) and float(features.std(dim=(2, 3)).mean()) > 1e-3  # not washed out
 
 
+def test_an_answer_that_trips_the_comparison_costs_only_its_exercise():
+    from labhelpers.instructor.hidden import Call, Exercise
+    from labhelpers.instructor.verdict import score_exercise
+
+    def fragile(got, want):
+        return dict(got["__map__"]) and None           # an unhashable key raises TypeError
+    exercise = Exercise("f", 2, "hint", lambda rng: [], lambda: 0, compare=fragile)
+    answer = {"value": encode({(1, 2): 3})}             # its key encodes as a dict
+    result = score_exercise(exercise, [Call()], [encode({})], [answer])
+    assert result["status"] == "wrong" and "could not be read" in result["detail"]
+
+
+def test_attr_inputs_are_refused_where_they_would_not_be_resolved():
+    from labhelpers.instructor.hidden import Attr, Call, Model, wire_call
+    with pytest.raises(ValueError, match="positional"):
+        wire_call(Call((Model("NetCNN", 1),), kwargs={"layer": Attr(0, "conv1")}))
+    with pytest.raises(ValueError, match="positional"):
+        wire_call(Call((Model("NetCNN", 1), [Attr(0, "conv1")])))
+
+
+def test_a_driven_exercise_without_its_node_class_is_reported_missing():
+    from types import SimpleNamespace
+
+    from labhelpers.instructor.hidden import Call, wire_call
+    from labhelpers.instructor.sandbox_runner import call_function
+    call = wire_call(Call(drive={"kind": "graph", "node_class": "Value", "leaves": [["a", 1.0]], "expr": ["fn", "a"]}))
+    response = call_function(SimpleNamespace(user_ns={"value_tanh": abs}), "value_tanh", call, "/tmp")
+    assert "no class named Value" in response["missing"]
+
+
 def test_codec_reduces_unknown_objects_to_their_type():
     class Liar:
         def __eq__(self, other):

@@ -168,12 +168,15 @@ def check_linear_function(function_cls: type) -> bool:
 
         def run() -> list:
             inputs = [t.clone().requires_grad_(True) for t in (X, W, b)]
-            function_cls.apply(*inputs).backward(G)
-            return [t.grad for t in inputs]
+            grads = function_cls.apply(*inputs).grad_fn.apply(G)   # what backward returns, before autograd
+            return list(grads) if isinstance(grads, (tuple, list)) else [grads]  # reshapes (sums) anything
 
         ok, grads = attempt(name, run)
         if not ok:
             return False
+        if len(grads) != 3:
+            return report(name, False, expected="backward returns 3 gradients (grad_X, grad_W, grad_b)",
+                          received=f"{len(grads)} value(s)", hint="one gradient per input of forward, in order")
         for label, got, ref in zip(["grad_X", "grad_W", "grad_b"], grads, refs):
             if got is None or tuple(got.shape) != tuple(ref.shape):
                 return report(name, False, expected=f"{label} of shape {tuple(ref.shape)}",

@@ -7,8 +7,8 @@ both answers are plain values that compare like any other. A spec is plain JSON:
 - ``{"kind": "graph", "node_class": "Value", "leaves": [["a", 0.5], ...], "let": [["t", ["fn", "a"]]],
   "expr": ["mul", "t", "t"]}``: leaves become ``node_class(value)``, ``["fn", x]`` calls the exercise,
   ``add``/``mul`` use the nodes' operators; then ``out.backward()``. Answer: ``[out.data, leaf grads]``.
-- ``{"kind": "function", "grad_output": tensor}``: ``out = cls.apply(*args)``,
-  ``out.backward(grad_output)``. Answer: ``[out, [grad of each argument]]``.
+- ``{"kind": "function", "grad_output": tensor}``: ``out = cls.apply(*args)``, then its backward on
+  ``grad_output``. Answer: ``[out, [what backward returned, one per argument]]``.
 """
 from __future__ import annotations
 
@@ -43,11 +43,21 @@ def run_graph(fn: Callable, make_leaf: Callable[[float], Any], spec: dict) -> li
 
 
 def run_function(function: Any, args: list, grad_output: Any) -> list:
-    """``function.apply(*args)`` (or ``function(*args)``), backward with ``grad_output``; ``[output, arg grads]``."""
-    apply = getattr(function, "apply", function)
-    out = apply(*args)
-    out.backward(grad_output)
-    return [out.detach(), [getattr(arg, "grad", None) for arg in args]]
+    """``[output, gradients]`` of ``function.apply(*args)`` for the upstream gradient ``grad_output``.
+
+    For a torch.autograd.Function the gradients are exactly what its ``backward`` returns (via
+    ``out.grad_fn``): autograd would quietly sum a too-large gradient, e.g. an unsummed bias gradient
+    (n, d_out), down to the input's shape. A plain function (a reference) gets autograd's gradients.
+    """
+    if hasattr(function, "apply"):
+        out = function.apply(*args)
+        grads = out.grad_fn.apply(grad_output)                 # the student's backward, as returned
+        grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
+    else:
+        import torch
+        out = function(*args)
+        grads = list(torch.autograd.grad(out, args, grad_output))
+    return [out.detach(), [g.detach() if hasattr(g, "detach") else g for g in grads]]
 
 
 def drive(obj: Any, spec: dict, namespace: dict, args: list) -> list:

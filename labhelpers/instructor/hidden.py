@@ -166,8 +166,17 @@ def wire(value: Any) -> Any:
     return encode(value)
 
 
+def _holds_attr(value: Any) -> bool:
+    if isinstance(value, Attr):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(_holds_attr(item) for item in items)
+
+
 def wire_call(call: Call) -> dict:
     """The request for one call, as the sandbox runner reads it."""
+    if _holds_attr(call.kwargs) or any(not isinstance(arg, Attr) and _holds_attr(arg) for arg in call.args):
+        raise ValueError(f"{call.label or call}: Attr inputs work only as positional arguments of their own")
     out = {"args": wire(list(call.args)), "kwargs": wire(dict(call.kwargs)), "mutate": call.mutate,
            "report_args": call.report_args}
     if call.module is not None:

@@ -148,11 +148,16 @@ def call_function(shell, name: str, call: dict, files_dir: str) -> dict:
         return {"missing": f"no function named {name} was defined"}
     if not callable(fn):
         return {"missing": f"{name} is a {type(fn).__name__}, not a function"}
+    drive_spec = decode(call["drive"], files_dir) if call.get("drive") else None
+    node_class = (drive_spec or {}).get("node_class")
+    if node_class is not None and not callable(shell.user_ns.get(node_class)):
+        return {"missing": f"no class named {node_class} was defined ({name} is checked on the notebook's own "
+                           f"{node_class} nodes: keep its cell)"}
     args = resolve_attrs(decode(call.get("args", []), files_dir))
     kwargs = decode(call.get("kwargs", {}), files_dir)
     try:
-        if call.get("drive"):  # not a plain function: run it through a graph or autograd (drivers)
-            value = drive(fn, decode(call["drive"], files_dir), shell.user_ns, args)
+        if drive_spec:  # not a plain function: run it through a graph or autograd (drivers)
+            value = drive(fn, drive_spec, shell.user_ns, args)
         else:
             value = fn(*args, **kwargs)
     except BaseException as err:  # SystemExit and KeyboardInterrupt too: it is the student's code

@@ -160,12 +160,15 @@ def _judge(exercise: Exercise, call: Call, want: Any, response: dict) -> tuple[s
         return "error", f"your function raised {error.get('type')}: {error.get('message', '')}"[:500] + case
     if "value" not in response:
         return "error", "the sandbox sent no answer" + case
-    if exercise.compare is not None:
-        reason = exercise.compare(response["value"], want)
-    else:
-        reason = compare(response["value"], want, exercise.atol, exercise.rtol, exercise.strict_types)
-    if reason is None and exercise.verify is not None:
-        reason = exercise.verify(call, response)
+    try:  # an answer of an unexpected form must cost this exercise, never the whole submission
+        if exercise.compare is not None:
+            reason = exercise.compare(response["value"], want)
+        else:
+            reason = compare(response["value"], want, exercise.atol, exercise.rtol, exercise.strict_types)
+        if reason is None and exercise.verify is not None:
+            reason = exercise.verify(call, response)
+    except Exception as err:  # noqa: BLE001 - whatever the answer's shape made the comparison trip over
+        reason = f"the answer could not be read ({type(err).__name__}); expected {describe(want)}"
     return ("wrong", reason + case) if reason else ("passed", "")
 
 
