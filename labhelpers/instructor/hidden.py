@@ -15,6 +15,7 @@ import ast
 import base64
 import importlib.util
 import tempfile
+import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -210,13 +211,19 @@ def prepare(tests: LabTests, rng: np.random.Generator) -> list[tuple[Exercise, l
     return prepared
 
 
+# CPython 3.11's ast.parse is not safe in threads: two grading threads parsing at once failed in CI with
+# "SystemError: AST constructor recursion depth mismatch" (a CPython bug, gh-106905), which zeroed a submission.
+_AST_LOCK = threading.Lock()
+
+
 def forbidden_uses(cells: list[str], exercise: Exercise) -> list[str]:
     """Forbidden names used inside ``def <function>`` (or its class) in any cell; [] if none."""
     found = set()
     for source in cells:
         try:
-            tree = ast.parse("\n".join(line for line in source.split("\n")
-                                       if not line.lstrip().startswith(("%", "!"))))
+            with _AST_LOCK:
+                tree = ast.parse("\n".join(line for line in source.split("\n")
+                                           if not line.lstrip().startswith(("%", "!"))))
         except SyntaxError:
             continue
         for node in ast.walk(tree):
