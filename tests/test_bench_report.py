@@ -106,6 +106,13 @@ def test_repeated_runs_show_every_time_and_the_pairwise_ratios():
     assert "20.00 (of 21.00, 20.00, 19.00)" in table and "pairwise 2.00x to 2.50x" in table
 
 
+def test_quick_tables_say_the_targets_are_for_the_full_run():
+    results = _summary()
+    assert "reference only" not in format_table(results)
+    results["mode"] = "quick"
+    assert "reference only" in format_table(results)
+
+
 def test_format_table_has_a_row_per_run_and_the_targets():
     table = format_table(_summary())
     for label in ("(1) seed loop (DataLoader)", "(2) seed recipe, labhelpers data", "(3) fast recipe"):
