@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, describe, layer_states
+from labhelpers.instructor.verdict import as_array, describe, ignore_answer, layer_states
 
 LAB = "07_training_tricks"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -91,11 +91,6 @@ def _init_reference(m):
     """The slide's init_weights (the solution): only what the layers look like afterwards is graded."""
     if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
         torch.nn.init.kaiming_uniform_(m.weight, mode="fan_in")
-
-
-def _any_answer(got, want) -> str | None:
-    """init_weights works by its side effect on the layer: what it returns is not graded."""
-    return None
 
 
 def _init_properties(call: Call, response: dict) -> str | None:
@@ -207,7 +202,7 @@ EXERCISES = [
              "its weight in place with the slide's Kaiming (He) UNIFORM initialisation computed from fan_in (the "
              "inputs feeding one output unit: for a convolution, in_channels times the kernel area); every other "
              "module, with or without parameters, must pass through untouched.", _init_probes, _init_reference,
-             compare=_any_answer, verify=_init_properties),
+             compare=ignore_answer, verify=_init_properties),
     Exercise("dropout", 2, "With training=False give X back unchanged. When training, drop every value "
              "independently with probability p, with a fresh random mask at each call, and multiply the values you "
              "keep by 1 / (1 - p) so that the expected value stays the same.", _dropout_probes, _dropout_reference,

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from labhelpers.checks.gan import reference_discriminator_loss, reference_generator_loss
 from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, kind, layer_states
+from labhelpers.instructor.verdict import as_array, ignore_answer, kind, layer_states
 
 LAB = "09_gan_mnist"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -64,11 +64,6 @@ def _glorot_reference(layer):
     """The solution: what the layer looks like afterwards is graded (_glorot_properties), not this draw."""
     torch.nn.init.normal_(layer.weight, mean=0.0, std=1.0 / math.sqrt(layer.in_features / 2.0))
     torch.nn.init.zeros_(layer.bias)
-
-
-def _any_answer(got, want) -> str | None:
-    """glorot_init works by its side effect on the layer: what it returns is not graded."""
-    return None
 
 
 def _glorot_properties(call: Call, response: dict) -> str | None:
@@ -163,7 +158,7 @@ EXERCISES = [
     Exercise("glorot_init", 2, "Work in place on the layer you are given: its weight gets fresh numbers from a "
              "normal distribution with mean 0 and the slides' standard deviation, one over the square root of half "
              "the layer's fan_in (its number of INPUTS; mind how PyTorch orders a weight's dimensions), and every "
-             "bias becomes exactly 0.", _glorot_probes, _glorot_reference, compare=_any_answer,
+             "bias becomes exactly 0.", _glorot_probes, _glorot_reference, compare=ignore_answer,
              verify=_glorot_properties),
     Exercise("discriminator_loss", 2, "the slides' cost_D: minus the batch mean of log D(x) + log(1 - D(G(z))) "
              "(real images should get 1, fakes 0); average, do not sum, and return a scalar torch tensor connected "

@@ -191,6 +191,11 @@ def evaluate_in_process(tests, namespace: dict, rng: np.random.Generator) -> lis
     return results
 
 
+def ignore_answer(got: Any, want: Any) -> str | None:
+    """A ``compare`` for exercises that work by their side effect (on a layer): what they return is not graded."""
+    return None
+
+
 def layer_states(call, response: dict) -> tuple[dict, dict] | str:
     """For a call whose first argument is a ``Layers`` input sent with ``report_args``: (seeded state
     before the call, state sent back after it) as float64 arrays by name, or a reason for the student."""
