@@ -12,22 +12,19 @@ run in a fresh process ('spawn') so its peak is its own. Writes JSON plus a Mark
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import io
 import multiprocessing
 import os
 import platform
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from labhelpers.bench_tasks import TASKS, bench_device, load_data
 from labhelpers.device import describe_device, set_threads
 
 SGEMM_SIZES = (1024, 1536, 2048)
@@ -73,132 +70,10 @@ def measure_sgemm(sizes: tuple[int, ...] = SGEMM_SIZES, repeats: int = 5, device
             "median_gflops": statistics.median(samples)}
 
 
-def _load(spec: dict):
-    """The benchmark's data as uint8 arrays, subset round-robin over the classes like mnist_loaders."""
-    from labhelpers.data import _balanced_subset, load_mnist
-    data = load_mnist(spec["source"], spec["root"] or "data", verbose=False)
-    X_tr, y_tr, X_te, y_te = data.X_train, data.y_train, data.X_test, data.y_test
-    if spec["train_size"] and spec["train_size"] < len(y_tr):
-        X_tr, y_tr = _balanced_subset(X_tr, y_tr, spec["train_size"])
-    if spec["test_size"] and spec["test_size"] < len(y_te):
-        X_te, y_te = _balanced_subset(X_te, y_te, spec["test_size"])
-    return X_tr, y_tr, X_te, y_te, data.description
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def run_reference(spec: dict, num_epochs: int, seed: int = 1) -> dict:
-    """(1) The slide's loop as written: seed_loaders + seed_train/seed_test, timed around training."""
-    from labhelpers.models import NetCNN
-    from labhelpers.recipes import seed_loaders, seed_recipe, seed_test, seed_train
-    recipe = dataclasses.replace(seed_recipe(), num_epochs=num_epochs, channels_last=False)  # as written
-    X_tr, y_tr, X_te, y_te, _ = _load(spec)
-    root = spec["root"] if not spec["train_size"] else None     # torchvision's own class on full data
-    train_loader, test_loader = seed_loaders(X_tr, y_tr, X_te, y_te, recipe.batch_size,
-                                             recipe.test_batch_size, root)
-    device = _device()
-    torch.manual_seed(seed)
-    model = NetCNN().to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
-    train_seconds = eval_seconds = 0.0
-    evals = []
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        for epoch in range(1, num_epochs + 1):
-            start = time.perf_counter()
-            seed_train(model, device, train_loader, optimizer, epoch, 200, Path(tmp) / "mnist_cnn.pth")
-            train_seconds += time.perf_counter() - start
-            start = time.perf_counter()
-            accuracy = seed_test(model, device, test_loader)
-            eval_seconds += time.perf_counter() - start
-            evals.append({"images": epoch * len(y_tr), "seconds": train_seconds, "accuracy": accuracy})
-    images = num_epochs * len(y_tr)
-    return {"recipe": recipe.as_dict(), "train_seconds": train_seconds, "eval_seconds": eval_seconds,
-            "images": images, "images_per_second": images / train_seconds, "evals": evals,
-            "final_accuracy": evals[-1]["accuracy"], "dataset": type(train_loader.dataset).__name__}
-
-
-def run_labhelpers(spec: dict, num_epochs: int, seed: int = 1) -> dict:
-    """(2) The seed's recipe (same math) on labhelpers' decoded-once tensor loaders and machine defaults."""
-    from labhelpers.data import TensorLoader
-    from labhelpers.models import NetCNN
-    from labhelpers.recipes import recipe_loaders, seed_recipe, train_recipe
-    recipe = dataclasses.replace(seed_recipe(_device()), num_epochs=num_epochs)
-    torch.manual_seed(seed)
-    model = NetCNN()
-    train_loader, test_loader = recipe_loaders(recipe, source=spec["source"], root=spec["root"] or "data",
-                                               train_size=spec["train_size"], test_size=spec["test_size"],
-                                               verbose=False)
-    # The slide shuffles its test loader too. Shuffling ours draws the same random numbers as (1)'s
-    # evaluation, so epoch 2 trains on the same batches in the same order (the order of the test
-    # images does not change the accuracy). Unshuffled, (2) ended 1.5 points below (1) by chance.
-    test_loader = TensorLoader(test_loader.X, test_loader.y, test_loader.batch_size, shuffle=True)
-    return train_recipe(model, train_loader, test_loader, recipe, _device())
-
-
-def run_fast(spec: dict, target_accuracy: float | None, num_epochs: int | None = None, seed: int = 1) -> dict:
-    """(3) The fast recipe, evaluated ~16 times (time excluded) to find when it first reaches the target."""
-    from labhelpers.models import NetCNN
-    from labhelpers.recipes import fast_recipe, recipe_loaders, train_recipe
-    device = _device()
-    torch.manual_seed(seed)
-    model = NetCNN()
-    train_loader, test_loader = recipe_loaders(fast_recipe(), source=spec["source"],
-                                               root=spec["root"] or "data", train_size=spec["train_size"],
-                                               test_size=spec["test_size"], verbose=False)
-    recipe = fast_recipe(len(train_loader.dataset), device)
-    if num_epochs is not None:
-        recipe = dataclasses.replace(recipe, num_epochs=min(num_epochs, recipe.num_epochs))
-    eval_every = max(1, recipe.num_epochs * len(train_loader) // 16)
-    return train_recipe(model, train_loader, test_loader, recipe, device, eval_every=eval_every,
-                        target_accuracy=target_accuracy)
-
-
-def run_imagenet(latency_repeats: int = 20, throughput_repeats: int = 5) -> dict:
-    """(5) Median latency at batch 1 and throughput at batch 8 of load_pretrained()'s default model."""
-    from labhelpers.imagenet import classify, load_pretrained
-    model, _ = load_pretrained()
-    device = _device()
-    model = model.to(device)
-
-    def median_seconds(net: nn.Module, X: torch.Tensor, repeats: int) -> float:
-        times = []
-        with torch.inference_mode():
-            for _ in range(repeats + 2):                         # two warm-up calls
-                start = time.perf_counter()
-                net(X)
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                times.append(time.perf_counter() - start)
-        return statistics.median(times[2:])
-
-    X1, X8 = torch.randn(1, 3, 224, 224, device=device), torch.randn(8, 3, 224, 224, device=device)
-    out = {"model": getattr(model, "name", type(model).__name__)}
-    for suffix, fmt in (("", torch.contiguous_format), ("_channels_last", torch.channels_last)):
-        model.to(memory_format=fmt)                              # same weights, NCHW then NHWC layout
-        out[f"latency_ms{suffix}"] = 1000 * median_seconds(model, X1.contiguous(memory_format=fmt),
-                                                           latency_repeats)
-        out[f"throughput_ips{suffix}"] = 8 / median_seconds(model, X8.contiguous(memory_format=fmt),
-                                                            throughput_repeats)
-    model.to(memory_format=torch.contiguous_format)
-    image = torch.rand(3, 480, 640)
-    times = []
-    for _ in range(max(3, latency_repeats // 4)):
-        start = time.perf_counter()
-        classify(image, model, topk=5)
-        times.append(time.perf_counter() - start)
-    out["classify_ms"] = 1000 * statistics.median(times)       # preprocessing included
-    return out
-
-
-TASKS = {"reference": run_reference, "labhelpers": run_labhelpers, "fast": run_fast, "imagenet": run_imagenet}
-
-
 def _task(name: str, kwargs: dict, threads: int) -> dict:
     """Run one task; add its memory (ru_maxrss, CUDA peak) and an sgemm taken just before and after it."""
     set_threads(threads)
-    local = measure_sgemm((1024, 1536), repeats=2, device=_device().type)["gflops_samples"]
+    local = measure_sgemm((1024, 1536), repeats=2, device=bench_device().type)["gflops_samples"]
     start_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # torch and labhelpers loaded
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -206,7 +81,7 @@ def _task(name: str, kwargs: dict, threads: int) -> dict:
         out = TASKS[name](**kwargs)
     except Exception as exc:                                    # reported in the table, not fatal
         out = {"error": f"{type(exc).__name__}: {exc}"}
-    local += measure_sgemm((1024, 1536), repeats=2, device=_device().type)["gflops_samples"]
+    local += measure_sgemm((1024, 1536), repeats=2, device=bench_device().type)["gflops_samples"]
     out["sgemm_local_gflops"] = statistics.median(local)       # just before and after, same process
     out["start_rss_mb"] = start_rss_mb
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -282,10 +157,10 @@ def run_bench(quick: bool = False, root: str | os.PathLike | None = None, train_
     from labhelpers.models import NetCNN
     threads = set_threads(threads)
     spec = _data_spec(root, quick, train_size, test_size)
-    X_tr, y_tr, X_te, y_te, description = _load(spec)
+    X_tr, y_tr, X_te, y_te, description = load_data(spec)
     num_epochs = num_epochs or (1 if quick else 2)
     sgemm_repeats = 3 if quick else 7
-    device = _device()
+    device = bench_device()
     results = {"schema": 1, "mode": "quick" if quick else "full", "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                "machine": _machine(threads), "load_average_start": list(os.getloadavg()),
                "data": {**spec, "description": description, "train_images": len(y_tr), "test_images": len(y_te)},
@@ -319,7 +194,7 @@ def _machine(threads: int) -> dict:
     return {"cpu": names[0] if names else platform.processor() or platform.machine(),
             "logical_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
-            "device": describe_device(_device()), "cuda": torch.cuda.is_available(),
+            "device": describe_device(bench_device()), "cuda": torch.cuda.is_available(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
 
 
