@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup data run test student colab check bench bench-quick outputs release grade grade-bench clean
+.PHONY: help setup data run test student colab check bench bench-quick outputs release publish grade grade-bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,38 +22,42 @@ data: $(STAMP)  ## rebuild the small data in data/ from packaged data (only what
 	$(PY) -m labhelpers.assets
 
 run: $(STAMP) data  ## execute every solution lab at full settings into results/executed/ (papermill)
-	$(PY) -m labhelpers.instructor run --out results/executed
+	$(PY) -m labkit run --out results/executed
 
 test: $(STAMP) data  ## run the tests: unit tests, smoke run of every lab, nbval, student notebooks, drift
 	$(PY) -m pytest -q
 
 student: $(STAMP)  ## regenerate the student notebooks from the solutions (refuses to clobber hand edits)
-	$(PY) -m labhelpers.instructor student
+	$(PY) -m labkit student
 
 colab: $(STAMP)  ## refresh the Colab badge and set-up cells from pyproject's [tool.labhelpers]
-	$(PY) -m labhelpers.instructor colab
+	$(PY) -m labkit colab
 
 check: $(STAMP)  ## check student notebooks for drift, leaked solutions, outputs and missing parameters
-	$(PY) -m labhelpers.instructor check
+	$(PY) -m labkit check
 
 bench: $(STAMP)  ## benchmark training/inference side by side; writes results/bench.json and a table
-	$(PY) -m labhelpers.bench $(ARGS)
+	$(PY) -m benchmarks.bench $(ARGS)
 
 bench-quick: $(STAMP)  ## the benchmark's quick mode (under 2 minutes; what CI runs)
-	$(PY) -m labhelpers.bench --quick $(ARGS)
+	$(PY) -m benchmarks.bench --quick $(ARGS)
 
 outputs: $(STAMP) data  ## re-execute the solution notebooks in place so their stored outputs are current
-	$(PY) -m labhelpers.instructor run --inplace
+	$(PY) -m labkit run --inplace
 
 release: $(STAMP)  ## build the student release into build/release (OUT=folder, FORCE=1 replaces a previous release)
-	$(PY) -m labhelpers.instructor release $(or $(OUT),build/release) $(if $(FORCE),--force)
+	$(PY) -m labkit release $(or $(OUT),build/release) $(if $(FORCE),--force)
+
+publish: $(STAMP)  ## commit the release to a clone of the student repository: make publish STUDENT_REPO=url-or-path [PUSH=1]
+	@test -n "$(STUDENT_REPO)" || { echo "usage: make publish STUDENT_REPO=url-or-path [PUSH=1]"; exit 2; }
+	$(PY) -m labkit publish "$(STUDENT_REPO)" $(if $(PUSH),--push)
 
 grade: $(STAMP) data  ## grade: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]"; exit 2; }
-	$(PY) -m labhelpers.instructor grade "$(SUBMISSIONS)" --lab $(LAB) --out $(or $(OUT),results/grades/$(LAB)) -j $(or $(JOBS),2) $(if $(FORCE),--force)
+	$(PY) -m labkit grade "$(SUBMISSIONS)" --lab $(LAB) --out $(or $(OUT),results/grades/$(LAB)) -j $(or $(JOBS),2) $(if $(FORCE),--force)
 
 grade-bench: $(STAMP) data  ## grading vs plain execution of 40 smoke-mode MNIST submissions (-j 2) -> results/bench-grading.json
-	$(PY) -m labhelpers.instructor.grade_bench --count 40 --jobs 2
+	$(PY) -m benchmarks.grade_bench --count 40 --jobs 2
 
 clean:  ## remove generated results, caches and build files (keeps .venv and data/)
 	rm -rf results/executed results/smoke results/figures results/*.pth build .pytest_cache

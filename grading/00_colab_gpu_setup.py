@@ -5,9 +5,9 @@ Each exercise gets fresh random inputs per submission; the references below run 
 import numpy as np
 import torch
 
-from labhelpers.instructor.codec import encode
-from labhelpers.instructor.hidden import Call, Exercise, Fn
-from labhelpers.instructor.verdict import compare
+from labkit.grading.codec import encode
+from labkit.grading.spec import Call, Exercise, Fn
+from labkit.grading.verdict import compare
 
 LAB = "00_colab_gpu_setup"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

@@ -4,9 +4,9 @@ Instructor only: never released. Fresh random cases per submission; references r
 """
 import numpy as np
 
-from labhelpers.checks.cnn import lenet_reference_shapes
-from labhelpers.instructor.hidden import Call, Exercise
-from labhelpers.instructor.verdict import compare, is_integer
+from labhelpers.checks.cnn_arithmetic import lenet_reference_shapes
+from labkit.grading.spec import Call, Exercise
+from labkit.grading.verdict import compare, is_integer
 from labhelpers.numpy_ref import conv2d_numpy, conv_output_size, max_pool2d_numpy
 
 LAB = "01_cnn_arithmetic"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labhelpers.checks.mnist import reference_count_correct, reference_flat_size, reference_predict_digit
-from labhelpers.instructor.codec import fill_weights
-from labhelpers.instructor.hidden import Call, Exercise, File, Model
-from labhelpers.instructor.verdict import is_integer
+from labhelpers.checks.week13_mnist import reference_count_correct, reference_flat_size, reference_predict_digit
+from labkit.grading.codec import fill_weights
+from labkit.grading.spec import Call, Exercise, File, Model
+from labkit.grading.verdict import is_integer
 from labhelpers.models import NetCNN
 
 LAB = "02_week13_mnist"

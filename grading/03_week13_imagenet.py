@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from labhelpers.imagenet import Preprocess
-from labhelpers.instructor.codec import encode
-from labhelpers.instructor.hidden import Call, Exercise, File
-from labhelpers.instructor.verdict import as_array, compare, kind
+from labkit.grading.codec import encode
+from labkit.grading.spec import Call, Exercise, File
+from labkit.grading.verdict import as_array, compare, kind
 
 LAB = "03_week13_imagenet"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

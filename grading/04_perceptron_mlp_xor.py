@@ -14,11 +14,11 @@ import copy
 import numpy as np
 import torch
 
-from labhelpers.checks.mlp import (GATE_INPUTS, GATE_TABLES, reference_derivatives, gate_name, reference_perceptron_rule,
+from labhelpers.checks.perceptron_mlp_xor import (GATE_INPUTS, GATE_TABLES, reference_derivatives, gate_name, reference_perceptron_rule,
                                    reference_step)
-from labhelpers.instructor.codec import build_layers
-from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, compare, describe, kind
+from labkit.grading.codec import build_layers
+from labkit.grading.spec import Call, Exercise, Layers
+from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "04_perceptron_mlp_xor"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

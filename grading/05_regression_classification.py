@@ -7,9 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labhelpers.checks.regression import reference_error_and_ce
-from labhelpers.instructor.hidden import Call, Exercise
-from labhelpers.instructor.verdict import as_array, compare, describe, kind
+from labhelpers.checks.regression_classification import reference_error_and_ce
+from labkit.grading.spec import Call, Exercise
+from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "05_regression_classification"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

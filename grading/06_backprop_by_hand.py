@@ -1,18 +1,18 @@
 """Hidden tests of lab 06 (backpropagation by hand: a neuron's gradients, numerical gradients, gates).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader.
-value_tanh and LinearFunction are not plain functions: the sandbox drives them (labhelpers.instructor.drivers)
+value_tanh and LinearFunction are not plain functions: the sandbox drives them (labkit.grading.drivers)
 through small scalar graphs built from the notebook's own Value class, and through LinearFunction.apply and
 .backward, and sends back the output and the gradients; the references run the same drivers on torch.
 """
 import numpy as np
 import torch
 
-from labhelpers.checks.backprop import reference_gradient, reference_gate_backward
-from labhelpers.instructor.codec import encode
-from labhelpers.instructor.drivers import run_function, run_graph
-from labhelpers.instructor.hidden import Call, Exercise, Fn
-from labhelpers.instructor.verdict import as_array, compare
+from labhelpers.checks.backprop_by_hand import reference_gradient, reference_gate_backward
+from labkit.grading.codec import encode
+from labkit.grading.drivers import run_function, run_graph
+from labkit.grading.spec import Call, Exercise, Fn
+from labkit.grading.verdict import as_array, compare
 
 LAB = "06_backprop_by_hand"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

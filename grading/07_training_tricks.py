@@ -14,8 +14,8 @@ import math
 import numpy as np
 import torch
 
-from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, describe, ignore_answer, layer_states
+from labkit.grading.spec import Call, Exercise, Layers
+from labkit.grading.verdict import as_array, describe, ignore_answer, layer_states
 
 LAB = "07_training_tricks"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from labhelpers.checks.rnn import reference_char_data, reference_windows
-from labhelpers.instructor.hidden import Call, Exercise
-from labhelpers.instructor.verdict import compare, describe, is_integer, kind
+from labhelpers.checks.recurrent_networks import reference_char_data, reference_windows
+from labkit.grading.spec import Call, Exercise
+from labkit.grading.verdict import compare, describe, is_integer, kind
 
 LAB = "08_recurrent_networks"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

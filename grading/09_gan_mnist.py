@@ -1,7 +1,7 @@
 """Hidden tests of lab 09 (GAN on MNIST: the generator's two gradients, the slides' init, D's and G's costs).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader (the
-costs as binary cross-entropies from labhelpers.checks.gan, the gradients by autograd in float64).
+costs as binary cross-entropies from labhelpers.checks.gan_mnist, the gradients by autograd in float64).
 
 Exercise 2, ``glorot_init(layer)``, fills an ``nn.Linear`` in place at random and returns None, so it is
 graded by properties: it gets large seeded layers (``Layers``) whose fan_in and fan_out differ a lot, they
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labhelpers.checks.gan import reference_discriminator_loss, reference_generator_loss
-from labhelpers.instructor.hidden import Call, Exercise, Layers
-from labhelpers.instructor.verdict import as_array, ignore_answer, kind, layer_states
+from labhelpers.checks.gan_mnist import reference_discriminator_loss, reference_generator_loss
+from labkit.grading.spec import Call, Exercise, Layers
+from labkit.grading.verdict import as_array, ignore_answer, kind, layer_states
 
 LAB = "09_gan_mnist"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

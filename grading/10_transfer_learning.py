@@ -9,11 +9,11 @@ parameters with their requires_grad flags.
 import numpy as np
 import torch
 
-from labhelpers.checks.transfer import (reference_capture_activation, reference_finetuning, reference_model_input,
+from labhelpers.checks.transfer_learning import (reference_capture_activation, reference_finetuning, reference_model_input,
                                        reference_pooled_features)
-from labhelpers.instructor.codec import decode, encode
-from labhelpers.instructor.hidden import Attr, Call, Exercise, Model, wire
-from labhelpers.instructor.verdict import as_array, compare, describe, kind
+from labkit.grading.codec import decode, encode
+from labkit.grading.spec import Attr, Call, Exercise, Model, wire
+from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "10_transfer_learning"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

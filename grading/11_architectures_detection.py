@@ -13,10 +13,10 @@ import numpy as np
 import torch
 import torchvision.ops as ops
 
-from labhelpers.checks.architectures import ReferenceInception, reference_basic_block, reference_bottleneck
-from labhelpers.instructor.codec import decode, fill_weights
-from labhelpers.instructor.hidden import Call, Exercise
-from labhelpers.instructor.verdict import as_array, describe, kind
+from labhelpers.checks.architectures_detection import ReferenceInception, reference_basic_block, reference_bottleneck
+from labkit.grading.codec import decode, fill_weights
+from labkit.grading.spec import Call, Exercise
+from labkit.grading.verdict import as_array, describe, kind
 
 LAB = "11_architectures_detection"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}

@@ -2,8 +2,8 @@
 
 The public API is listed in ``__all__``. Each name lives in one module (one concern per module);
 they are imported on first use, so ``import labhelpers`` stays fast and does not load torch until a
-lab needs it. Self-checks live in ``labhelpers.checks``; instructor tooling in
-``labhelpers.instructor`` (never imported by student notebooks).
+lab needs it. Self-checks live in ``labhelpers.checks`` (one module per lab). This package is
+all a student release or a Colab install contains; the instructor tools are the separate ``labkit``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _API = {
     # device.py
     "get_device": "device", "describe_device": "device", "set_seed": "device", "in_colab": "device",
-    "set_threads": "device",
+    "set_threads": "device", "amp_dtype": "device", "precision_name": "device",
     # data.py
     "mnist_loaders": "data", "load_mnist": "data", "TensorLoader": "data", "MNIST_MEAN": "data",
     "MNIST_STD": "data", "normalize_mnist": "data",
@@ -25,9 +25,8 @@ _API = {
     # train.py
     "train_one_epoch": "train", "evaluate": "train", "fit": "train", "predict": "train",
     "save_checkpoint": "train", "load_checkpoint": "train", "use_channels_last": "train",
-    # recipes.py (lab 02 and make bench: the seed's recipe and the fast one, side by side)
-    "Recipe": "recipes", "seed_recipe": "recipes", "fast_recipe": "recipes", "train_recipe": "recipes",
-    "train_fast": "recipes",
+    # files.py
+    "atomic_write": "files", "figure_dir": "files",
     # images.py
     "load_image": "images", "load_digit": "images",
     # imagenet.py

@@ -16,12 +16,13 @@ import argparse
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
+
+from labhelpers.files import atomic_write
 
 # (file, index into the offline test split, its label). The test split holds 100 digits of each
 # class in order 0..9, so index 100 * label + k is the k-th test digit of that label. The labels
@@ -46,20 +47,6 @@ PHOTOS = (  # (file, scikit-image function, licence as skimage's docstring state
 )
 JPEG_QUALITY = 92
 DIGIT_JPEG_QUALITY = 95
-
-
-def _write_atomic(target: Path, payload: bytes) -> None:
-    """Write bytes to a temporary file next to target, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; data files are meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:
@@ -197,7 +184,7 @@ def build_assets(root: str | os.PathLike = ".", force: bool = False, verbose: bo
         if target.exists() and not force:
             report[str(target)] = "skipped"
         else:
-            _write_atomic(target, build())
+            atomic_write(target, build())
             report[str(target)] = "written"
         if verbose:
             print(f"{report[str(target)]:8s} {target}")

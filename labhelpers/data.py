@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import threading
 import urllib.request
 from functools import lru_cache
@@ -25,6 +24,9 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
+
+from labhelpers.device import get_device
+from labhelpers.files import atomic_write
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -127,11 +129,7 @@ def download_mnist(root: str | os.PathLike = "data", timeout: float = 5.0) -> Pa
             if hashlib.md5(payload).hexdigest() != md5:
                 errors.append(f"{host}: checksum mismatch for {target.name}")
                 continue
-            raw.mkdir(parents=True, exist_ok=True)  # only once there is something to write
-            fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{target.name}.", suffix=".part")
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, target)
+            atomic_write(target, payload)  # creates raw/ only once there is something to write
             break
         else:
             raise RuntimeError(f"could not download {target.name}: " + "; ".join(errors))
@@ -252,11 +250,11 @@ def mnist_loaders(batch_size: int = 32, test_batch_size: int = 1000, root: str |
     """(train_loader, test_loader) of normalised MNIST, decoded once, kept on a GPU when there is one (lab 02).
 
     ``train_size``/``test_size`` keep only the first N images (smoke runs). ``device=None`` puts the
-    tensors on the GPU when CUDA is available, else on the CPU.
+    tensors on the device ``get_device()`` picks, where the labs put their models.
     """
     data = load_mnist(source, root, verbose=verbose)
     if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = get_device()
     X_train, y_train = data.X_train[:train_size], data.y_train[:train_size]
     X_test, y_test = data.X_test[:test_size], data.y_test[:test_size]
     if train_size is not None and train_size < len(data.y_train):

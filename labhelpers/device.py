@@ -24,6 +24,30 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def amp_dtype(device: torch.device | str | None = None,
+              capability: tuple[int, int] | None = None) -> torch.dtype | None:
+    """The autocast dtype of mixed precision (``amp=True``) on ``device``, or None for float32 (labs 02, 07, 10).
+
+    bfloat16 on CUDA GPUs of compute capability 8.0 and up (A100, L4, H100: fast bfloat16); float16 below
+    (Colab's free T4 is 7.5 and has no fast bfloat16; float16 needs a GradScaler, which ``fit`` adds);
+    None on a CPU or Apple GPU. ``capability`` overrides what the GPU reports (tests).
+    """
+    device = torch.device(device) if device is not None else get_device()
+    if device.type != "cuda":
+        return None
+    major, minor = capability if capability is not None else torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if (major, minor) >= (8, 0) else torch.float16
+
+
+def precision_name(device: torch.device | str | None = None, amp: bool = False,
+                   capability: tuple[int, int] | None = None) -> str:
+    """'float32', or the mixed precision ``amp=True`` uses on ``device`` ('bfloat16 autocast', ...)."""
+    dtype = amp_dtype(device, capability) if amp else None
+    if dtype is None:
+        return "float32"
+    return "bfloat16 autocast" if dtype == torch.bfloat16 else "float16 autocast + GradScaler"
+
+
 def describe_device(device: torch.device | str | None = None) -> str:
     """One paragraph on the device in use: name, memory, torch version, and what to do next (lab 00)."""
     device = torch.device(device) if device is not None else get_device()
@@ -32,7 +56,8 @@ def describe_device(device: torch.device | str | None = None) -> str:
         props = torch.cuda.get_device_properties(device)
         parts.append(
             f"running on GPU {props.name} with {props.total_memory / 2**30:.1f} GiB of memory "
-            f"(CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s) visible)."
+            f"(CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s) visible, compute capability "
+            f"{props.major}.{props.minor}: mixed precision (amp=True) would use {precision_name(device, True)})."
         )
     elif device.type == "mps":
         parts.append("running on the Apple-silicon GPU (MPS backend).")

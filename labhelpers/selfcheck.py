@@ -14,8 +14,64 @@ from pathlib import Path
 from typing import Any
 
 SKIP_ENV = ("LABKIT_SELFCHECK", "LABKIT_GRADING")
-SMOKE_PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
+SMOKE_PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}  # CI, the grader and this self-check
+PARAMETERS_TAG, INJECTED_TAG = "parameters", "injected-parameters"
 _VERDICT = re.compile(r"^\[(FAIL|TODO)\].*$", re.MULTILINE)
+_SMOKE_LINE = re.compile(r"^SMOKE[ \t]*=", re.MULTILINE)
+
+
+def smoke_parameters(results_dir: str | None = None) -> dict:
+    """The quick settings every non-interactive run uses, writing into ``results_dir`` when given
+    (so a test, a self-check or a recording never overwrites what a full run saved in results/)."""
+    return {**SMOKE_PARAMETERS, **({"RESULTS_DIR": str(results_dir)} if results_dir else {})}
+
+
+def parameters_source(params: dict, comment: str = "# Parameters") -> str:
+    """The code of a cell that sets ``params`` (names must be identifiers, values Python literals)."""
+    bad = [key for key in params if not str(key).isidentifier()]
+    if bad:
+        raise ValueError(f"parameter names {bad} are not Python identifiers; use names like SMOKE or EPOCHS")
+    return "\n".join([comment] + [f"{key} = {value!r}" for key, value in params.items()])
+
+
+def _tags(cell: Any) -> list:
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return tags if isinstance(tags, list) else []
+
+
+def _source(cell: Any) -> str:
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def parameters_position(cells: list) -> int | None:
+    """Index of the cell tagged "parameters", else of the first code cell that sets SMOKE, else None."""
+    tagged = [i for i, c in enumerate(cells) if PARAMETERS_TAG in _tags(c)]
+    if tagged:
+        return tagged[0]
+    return next((i for i, c in enumerate(cells) if isinstance(c, dict) and c.get("cell_type") == "code"
+                 and _SMOKE_LINE.search(_source(c))), None)
+
+
+def inject_parameters(nb: Any, params: dict, comment: str = "# Parameters") -> Any:
+    """A copy of ``nb`` with a code cell tagged "injected-parameters" right after its parameters cell,
+    as papermill does (an earlier injected cell is replaced); ValueError when there is no such cell."""
+    import copy
+
+    import nbformat
+    nb = copy.deepcopy(nb)
+    nb["cells"] = [c for c in nb["cells"] if INJECTED_TAG not in _tags(c)]
+    position = parameters_position(nb["cells"])
+    if position is None:
+        raise ValueError("the notebook has no cell tagged 'parameters'; tag the cell that holds SMOKE, EPOCHS, ...")
+    cell = nbformat.v4.new_code_cell(parameters_source(params, comment), metadata={"tags": [INJECTED_TAG]})
+    if nb.get("nbformat_minor", 4) >= 5:
+        cell["id"] = INJECTED_TAG
+    else:
+        cell.pop("id", None)
+    nb["cells"].insert(position + 1, cell)
+    return nb
 
 
 def _current_notebook() -> tuple[dict, str]:
@@ -60,10 +116,11 @@ def _run_fresh(nb: dict, cwd: Path, timeout: int, kernel_name: str, parameters: 
     from nbclient import NotebookClient
     node = nbformat.reads(json.dumps(nb), as_version=4)
     if parameters:
-        tagged = [i for i, c in enumerate(node.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-        source = "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
-        cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-        node.cells.insert(tagged[0] + 1 if tagged else 0, cell)
+        try:
+            node = inject_parameters(node, parameters)
+        except ValueError:  # the tag was removed: set the parameters first
+            node.cells.insert(0, nbformat.v4.new_code_cell(parameters_source(parameters),
+                                                           metadata={"tags": [INJECTED_TAG]}))
     for cell in node.cells:
         cell.pop("id", None)
     node.nbformat_minor = min(node.get("nbformat_minor", 4), 4)
@@ -84,7 +141,7 @@ def run_problems(executed: Any) -> list[str]:
     """What failed in an executed notebook: missing answers, errors, failing checks."""
     problems, number = [], 0
     for cell in executed.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+        if INJECTED_TAG in cell.get("metadata", {}).get("tags", []):
             continue
         number += 1
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -119,7 +176,10 @@ def run_all_checks(notebook_path: str | Path | None = None, *, smoke: bool = Tru
     cwd = Path.cwd() if (Path.cwd() / "labhelpers").is_dir() or (Path.cwd() / "data").is_dir() else Path.cwd().parent
     print(f"Checking {label}: re-running it top to bottom in a fresh kernel (this takes a minute) ...")
     problems = [f"order: {p}" for p in order_problems(nb)]
-    executed = _run_fresh(nb, cwd, timeout, kernel_name, SMOKE_PARAMETERS if smoke else None)
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="labkit-selfcheck-") as results_dir:  # never your results/
+        parameters = smoke_parameters(results_dir) if smoke else {"RESULTS_DIR": results_dir}
+        executed = _run_fresh(nb, cwd, timeout, kernel_name, parameters)
     problems += run_problems(executed)
     if not problems:
         print("All good: the notebook runs top to bottom and every check passes.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -13,26 +12,40 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labhelpers.device import amp_dtype, precision_name
+from labhelpers.files import atomic_write
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _autocast(device: torch.device, amp: bool | None):
-    """bfloat16 autocast on CUDA (mixed precision) unless amp=False; nothing elsewhere."""
-    if torch.device(device).type == "cuda" and amp is not False:
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _autocast(device: torch.device, amp: bool):
+    """Autocast to the GPU's mixed-precision dtype when ``amp`` (labhelpers.amp_dtype); nothing otherwise."""
+    dtype = amp_dtype(device) if amp else None
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def make_scaler(device: torch.device | str, amp: bool):
+    """A GradScaler when ``amp`` autocasts to float16 (GPUs below compute capability 8.0), else None."""
+    if amp and amp_dtype(device) == torch.float16:
+        return torch.amp.GradScaler("cuda")
+    return None
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device | str, epoch: int = 1, log_interval: int | None = None,
-                    loss_fn: LossFn = F.nll_loss, scheduler=None, amp: bool | None = None,
-                    progress=None) -> dict[str, float]:
+                    loss_fn: LossFn = F.nll_loss, scheduler=None, amp: bool = False,
+                    progress=None, scaler=None) -> dict[str, float]:
     """One pass over ``loader``; returns {"loss": mean loss, "accuracy": % correct} (lab 02).
 
     With ``log_interval`` it prints the seed's lines ``Train Epoch: 1 [6400/60000 (11%)]  Loss: ...``.
     ``scheduler`` (if any) steps after every batch (one-cycle style); ``progress`` is a tqdm bar
-    advanced by one per batch.
+    advanced by one per batch. ``amp=True`` trains in mixed precision on a CUDA GPU (bfloat16 from
+    compute capability 8.0, float16 with ``scaler`` = :func:`make_scaler` below); the default is float32.
     """
+    if scaler is None:
+        scaler = make_scaler(device, amp)
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     n_images = len(loader.dataset) if hasattr(loader, "dataset") else None
@@ -42,8 +55,13 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         with _autocast(device, amp):
             y_hat = model(X)                                   # (B, num_classes)
             loss = loss_fn(y_hat.float(), y)
-        loss.backward()
-        optimizer.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         if scheduler is not None:
             scheduler.step()
         batch = len(y)
@@ -63,7 +81,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str,
-             loss_fn: LossFn = F.nll_loss, amp: bool | None = None) -> dict[str, float]:
+             loss_fn: LossFn = F.nll_loss, amp: bool = False) -> dict[str, float]:
     """Mean loss and accuracy over ``loader`` (the seed's test()); returns a metric dict (lab 02)."""
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
@@ -124,14 +142,16 @@ def use_channels_last(model: nn.Module, device: torch.device | str, example: tor
 def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Optimizer,
         device: torch.device | str, num_epochs: int, loss_fn: LossFn = F.nll_loss, scheduler=None,
         checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
-        log_interval: int | None = None, amp: bool | None = None,
+        log_interval: int | None = None, amp: bool = False,
         channels_last: bool = True) -> dict[str, list[float]]:
     """Train for ``num_epochs``, evaluating after each; returns the history (labs 02, 06-10).
 
     History keys: epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds (cumulative
     training time). ``checkpoint_path`` saves the state_dict after every epoch (atomically).
-    ``channels_last`` lets a CNN on the CPU train in NHWC layout (:func:`use_channels_last`); False
-    keeps the model's layout as it is.
+    ``channels_last`` lets a CNN on the CPU train in NHWC layout (:func:`use_channels_last`): the same
+    math in another memory layout, so it is on by default; False keeps the model's layout as it is.
+    ``amp=True`` (off by default: it changes the numbers) trains in mixed precision on a CUDA GPU, in the
+    dtype :func:`labhelpers.amp_dtype` picks for it; the progress bar says which precision is used.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
@@ -143,12 +163,14 @@ def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Opti
     history: dict[str, list[float]] = {k: [] for k in (
         "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")}
     bar = _progress_bar(num_epochs * len(train_loader), progress)
+    precision = precision_name(device, amp)
+    scaler = make_scaler(device, amp)
     elapsed = 0.0
     try:
         for epoch in range(1, num_epochs + 1):
             start = time.perf_counter()
             train = train_one_epoch(model, train_loader, optimizer, device, epoch, log_interval,
-                                    loss_fn, scheduler, amp, bar)
+                                    loss_fn, scheduler, amp, bar, scaler)
             elapsed += time.perf_counter() - start
             test = evaluate(model, test_loader, device, loss_fn, amp)
             for key, value in (("epoch", epoch), ("train_loss", train["loss"]),
@@ -157,7 +179,7 @@ def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Opti
                 history[key].append(value)
             if bar is not None:
                 bar.set_postfix(epoch=epoch, loss=f"{train['loss']:.3f}",
-                                test_acc=f"{test['accuracy']:.1f}%")
+                                test_acc=f"{test['accuracy']:.1f}%", precision=precision)
             if checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path)
     finally:
@@ -187,23 +209,7 @@ def save_checkpoint(model: nn.Module | dict, path: str | os.PathLike) -> Path:
     state = model.state_dict() if isinstance(model, nn.Module) else model
     if not isinstance(state, dict):
         raise TypeError(f"expected an nn.Module or a state_dict, got {type(model).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fp: torch.save(state, fp), fsync=True)
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,

@@ -1,0 +1,169 @@
+"""Command line for the instructor tools: ``python -m labkit {student,check,colab}``.
+
+To add a subcommand (e.g. ``release`` or ``grade``), write ``_add_<name>(subparsers)`` that creates
+its parser and sets ``func`` (a callable taking the parsed args and returning the exit code), then
+append it to ``SUBCOMMANDS``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .authoring.colab import update_colab_headers
+from .authoring.nbfiles import NotebookError, list_labs
+from .authoring.notebooks import check_notebooks, generate_students
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _run_student(args: argparse.Namespace) -> int:
+    """Generate student notebooks; one line per notebook; 1 if any was refused."""
+    results = generate_students(args.root, args.names or None, force=args.force)
+    for status, path, message in results:
+        print(f"{status:<9} {_relative(path, args.root)}" + (f": {message}" if message else ""))
+    if not results:
+        print(f"no *_solution.ipynb notebooks in {args.root / 'notebooks'}")
+    return 1 if any(status == "refused" for status, _, _ in results) else 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    """List every problem in the notebooks; 1 if there is any."""
+    problems = check_notebooks(args.root)
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) in {len(list_labs(args.root))} lab(s)")
+    return 1 if problems else 0
+
+
+def _run_colab(args: argparse.Namespace) -> int:
+    """Write/refresh the Colab header cells of the solution notebooks."""
+    for status, path in update_colab_headers(args.root, args.names or None):
+        print(f"{status:<9} {_relative(path, args.root)}")
+    return 0
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    """Execute the solution notebooks (papermill) into --out, or in place with --inplace."""
+    from .authoring.execute import run_all
+    run_all(args.root.resolve(), (args.root / args.out).resolve(), smoke=args.smoke,
+            inplace=args.inplace, names=args.names or None)
+    return 0
+
+
+def _add_run(subparsers) -> None:
+    p = subparsers.add_parser("run", help="execute every solution notebook (full settings) into results/executed")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 02_week13_mnist (default: all)")
+    p.add_argument("--out", default="results/executed", help="folder for the executed copies")
+    p.add_argument("--smoke", action="store_true", help="run with SMOKE=True, DATA_SOURCE='offline'")
+    p.add_argument("--inplace", action="store_true", help="store fresh outputs in the solution notebooks")
+    p.set_defaults(func=_run_run)
+
+
+def _add_student(subparsers) -> None:
+    p = subparsers.add_parser("student", help="generate NN_name_student.ipynb from NN_name_solution.ipynb")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 01_convolution (default: all)")
+    p.add_argument("--force", action="store_true", help="overwrite student notebooks edited by hand")
+    p.set_defaults(func=_run_student)
+
+
+def _add_check(subparsers) -> None:
+    p = subparsers.add_parser("check", help="fail on drift, leaked solutions, outputs, missing header/parameters")
+    p.set_defaults(func=_run_check)
+
+
+def _add_colab(subparsers) -> None:
+    p = subparsers.add_parser("colab", help="write/refresh the Colab badge and set-up cells of solution notebooks")
+    p.add_argument("names", nargs="*", metavar="NAME", help="labs like 01_convolution (default: all)")
+    p.set_defaults(func=_run_colab)
+
+
+def _run_grade(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions in sandboxes; 0 when every file got a record."""
+    from .grading.batch import grade_folder, load_parameters
+    limits = {key: value for key, value in (("cell_timeout", args.cell_timeout),
+                                            ("notebook_timeout", args.notebook_timeout),
+                                            ("memory_mb", args.memory_mb)) if value is not None}
+    try:
+        report = grade_folder(args.submissions, args.lab, args.out, root=args.root, jobs=args.jobs,
+                              tests_dir=args.tests, isolation=args.isolation,
+                              parameters=load_parameters(args.param) if args.param else None,
+                              limits=limits, seed=args.seed, force=args.force)
+    except (ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0 if report["originals_unchanged"] else 1
+
+
+def _add_grade(subparsers) -> None:
+    p = subparsers.add_parser("grade", help="grade submitted notebooks in sandboxes with the lab's hidden tests")
+    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR", help="folder of submitted .ipynb files")
+    p.add_argument("--lab", required=True, help="lab name without _solution/_student, e.g. 01_cnn_arithmetic")
+    p.add_argument("--out", type=Path, required=True, help="folder for the JSON records, feedback and gradebook.csv")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    p.add_argument("--tests", type=Path, default=None, help="folder of hidden tests (default: ROOT/grading)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "root-namespaces", "user-namespaces", "none"],
+                   help="sandbox isolation (default: the best this machine allows)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a notebook parameter (default: the lab's grading PARAMETERS)")
+    p.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the lab's LIMITS)")
+    p.add_argument("--notebook-timeout", type=float, help="seconds per notebook run (default: the lab's LIMITS)")
+    p.add_argument("--memory-mb", type=int, help="address-space limit per sandbox in MiB")
+    p.add_argument("--seed", type=int, help="fixed probe seed (default: fresh random inputs per submission)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    p.set_defaults(func=_run_grade)
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    """Build the student release folder."""
+    from .authoring.release import build_release
+    try:
+        written = build_release(args.root, args.out, force=args.force)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"release written to {args.out} ({len(written)} files)")
+    return 0
+
+
+def _add_release(subparsers) -> None:
+    p = subparsers.add_parser("release", help="build what students receive: student notebooks, labhelpers, data")
+    p.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to create (must be empty or absent)")
+    p.add_argument("--force", action="store_true", help="replace the contents of a non-empty OUT_DIR")
+    p.set_defaults(func=_run_release)
+
+
+SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_release]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per entry of ``SUBCOMMANDS``."""
+    parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root (default: current folder)")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; return its exit code."""
+    args = build_parser().parse_args(argv)
+    if not (args.root / "notebooks").is_dir():
+        print(f"error: no notebooks/ folder in {args.root.resolve()}; run from the repository root or pass --root",
+              file=sys.stderr)
+        return 1
+    try:
+        return args.func(args)
+    except NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

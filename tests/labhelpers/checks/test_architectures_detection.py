@@ -1,0 +1,321 @@
+"""Tests for labhelpers.checks.architectures_detection: each check passes the reference answer and fails wrong ones."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision.ops as ops
+
+from labhelpers.checks.architectures_detection import (check_inception, check_iou, check_nms, check_residual_blocks,
+                                             check_roi_pool)
+
+
+def _todo(*args, **kwargs):
+    raise NotImplementedError("student has not written this yet")
+
+
+# ---- reference answers (what the solution notebook does) ------------------------------------
+
+class Inception(nn.Module):
+    def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, k5=5):
+        super().__init__()
+        self.branch1 = nn.Sequential(nn.Conv2d(in_channels, ch1x1, 1), nn.ReLU())
+        self.branch2 = nn.Sequential(nn.Conv2d(in_channels, ch3x3red, 1), nn.ReLU(),
+                                     nn.Conv2d(ch3x3red, ch3x3, 3, padding=1), nn.ReLU())
+        self.branch3 = nn.Sequential(nn.Conv2d(in_channels, ch5x5red, 1), nn.ReLU(),
+                                     nn.Conv2d(ch5x5red, ch5x5, k5, padding=k5 // 2), nn.ReLU())
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(in_channels, pool_proj, 1),
+                                     nn.ReLU())
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, in_channels, mid_channels, stride=1, stride_on_3x3=True):
+        super().__init__()
+        out_channels = 4 * mid_channels
+        s1, s3 = (1, stride) if stride_on_3x3 else (stride, 1)
+        self.conv1 = nn.Conv2d(in_channels, mid_channels, 1, stride=s1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid_channels)
+        self.conv2 = nn.Conv2d(mid_channels, mid_channels, 3, stride=s3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid_channels)
+        self.conv3 = nn.Conv2d(mid_channels, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + self.shortcut(x))
+
+
+def iou(boxes1, boxes2):
+    top_left = torch.maximum(boxes1[:, None, :2], boxes2[None, :, :2])      # (N, M, 2)
+    bottom_right = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:])  # (N, M, 2)
+    wh = (bottom_right - top_left).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def nms(boxes, scores, iou_threshold):
+    order = scores.argsort(descending=True)
+    keep = []
+    while len(order):
+        best = order[0]
+        keep.append(int(best))
+        rest = order[1:]
+        order = rest[iou(boxes[best][None], boxes[rest])[0] <= iou_threshold]
+    return torch.tensor(keep, dtype=torch.long)
+
+
+def roi_pool(features, boxes, output_size, spatial_scale):
+    C, H, W = features.shape
+    out_h, out_w = output_size
+    out = torch.zeros(len(boxes), C, out_h, out_w)
+    for k, box in enumerate(boxes.tolist()):
+        x1, y1, x2, y2 = (math.floor(v * spatial_scale + 0.5) for v in box)
+        bin_h, bin_w = max(y2 - y1 + 1, 1) / out_h, max(x2 - x1 + 1, 1) / out_w
+        for i in range(out_h):
+            h0 = min(max(math.floor(i * bin_h) + y1, 0), H)
+            h1 = min(max(math.ceil((i + 1) * bin_h) + y1, 0), H)
+            for j in range(out_w):
+                w0 = min(max(math.floor(j * bin_w) + x1, 0), W)
+                w1 = min(max(math.ceil((j + 1) * bin_w) + x1, 0), W)
+                if h1 > h0 and w1 > w0:
+                    out[k, :, i, j] = features[:, h0:h1, w0:w1].amax(dim=(1, 2))
+    return out
+
+
+# ---- check_inception ------------------------------------------------------------------------
+
+def test_inception_accepts_reference(capsys):
+    assert check_inception(Inception) is True
+    assert "[OK] Inception" in capsys.readouterr().out
+
+
+def test_inception_rejects_3x3_instead_of_5x5(capsys):
+    assert check_inception(lambda *config: Inception(*config, k5=3)) is False
+    assert "parameters" in capsys.readouterr().out
+
+
+def test_inception_rejects_wrong_concatenation_order():
+    class Swapped(Inception):
+        def forward(self, x):
+            return torch.cat([self.branch2(x), self.branch1(x), self.branch3(x), self.branch4(x)], dim=1)
+    assert check_inception(Swapped) is False
+
+
+def test_inception_rejects_missing_relu_after_reduce():
+    class NoReduceReLU(Inception):
+        def __init__(self, *config):
+            super().__init__(*config)
+            self.branch2[1] = nn.Identity()
+    assert check_inception(NoReduceReLU) is False
+
+
+def test_inception_rejects_average_pool_branch():
+    class AvgPool(Inception):
+        def __init__(self, *config):
+            super().__init__(*config)
+            self.branch4[0] = nn.AvgPool2d(3, stride=1, padding=1)
+    assert check_inception(AvgPool) is False
+
+
+def test_inception_rejects_torchvision_module():
+    from torchvision.models.googlenet import Inception as TorchvisionInception  # BatchNorm, 3x3 "5x5" branch
+    assert check_inception(TorchvisionInception) is False
+
+
+def test_inception_reports_not_implemented(capsys):
+    assert check_inception(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_residual_blocks ------------------------------------------------------------------
+
+def test_residual_blocks_accept_reference(capsys):
+    assert check_residual_blocks(BasicBlock, Bottleneck) is True
+    assert "[OK] residual blocks" in capsys.readouterr().out
+
+
+def test_residual_blocks_accept_stride_on_first_1x1():
+    assert check_residual_blocks(BasicBlock, lambda i, m, s=1: Bottleneck(i, m, s, stride_on_3x3=False)) is True
+
+
+def test_residual_blocks_reject_missing_shortcut():
+    class Plain(BasicBlock):
+        def forward(self, x):
+            return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+    assert check_residual_blocks(Plain, Bottleneck) is False
+
+
+def test_residual_blocks_reject_relu_before_addition():
+    class EarlyReLU(Bottleneck):
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = F.relu(self.bn2(self.conv2(out)))
+            return F.relu(self.bn3(self.conv3(out))) + self.shortcut(x)
+    assert check_residual_blocks(BasicBlock, EarlyReLU) is False
+
+
+def test_residual_blocks_reject_bias_before_batchnorm(capsys):
+    class Biased(BasicBlock):
+        def __init__(self, in_channels, out_channels, stride=1):
+            super().__init__(in_channels, out_channels, stride)
+            self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
+    assert check_residual_blocks(Biased, Bottleneck) is False
+    assert "without bias" in capsys.readouterr().out
+
+
+def test_residual_blocks_reject_always_projecting():
+    class AlwaysProject(BasicBlock):
+        def __init__(self, in_channels, out_channels, stride=1):
+            super().__init__(in_channels, out_channels, stride)
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+    assert check_residual_blocks(AlwaysProject, Bottleneck) is False
+
+
+def test_residual_blocks_reject_bottleneck_without_expansion():
+    assert check_residual_blocks(BasicBlock, lambda i, m, s=1: BasicBlock(i, m, s)) is False
+
+
+def test_residual_blocks_report_not_implemented(capsys):
+    assert check_residual_blocks(_todo, Bottleneck) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_iou ------------------------------------------------------------------------------
+
+def test_iou_accepts_reference(capsys):
+    assert check_iou(iou) is True
+    assert "[OK] iou" in capsys.readouterr().out
+
+
+def test_iou_accepts_torchvision():
+    assert check_iou(ops.box_iou) is True
+
+
+def test_iou_rejects_unclamped_intersection(capsys):
+    def unclamped(boxes1, boxes2):
+        wh = torch.minimum(boxes1[:, None, 2:], boxes2[None, :, 2:]) - torch.maximum(boxes1[:, None, :2],
+                                                                                      boxes2[None, :, :2])
+        inter = wh[..., 0] * wh[..., 1]
+        area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+        area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+        return inter / (area1[:, None] + area2[None, :] - inter)
+    assert check_iou(unclamped) is False
+
+
+def test_iou_rejects_intersection_over_sum():
+    def over_sum(boxes1, boxes2):
+        value = iou(boxes1, boxes2)
+        return value / (1 + value)  # = inter / (area1 + area2)
+    assert check_iou(over_sum) is False
+
+
+def test_iou_rejects_diagonal_only():
+    assert check_iou(lambda b1, b2: iou(b1, b2).diagonal()) is False
+
+
+def test_iou_reports_not_implemented(capsys):
+    assert check_iou(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_nms ------------------------------------------------------------------------------
+
+def test_nms_accepts_reference(capsys):
+    assert check_nms(nms) is True
+    assert "[OK] nms" in capsys.readouterr().out
+
+
+def test_nms_accepts_torchvision():
+    assert check_nms(ops.nms) is True
+
+
+def test_nms_rejects_unsorted_output(capsys):
+    assert check_nms(lambda b, s, t: nms(b, s, t).sort().values) is False
+    assert "highest score" in capsys.readouterr().out
+
+
+def test_nms_rejects_keeping_everything():
+    assert check_nms(lambda b, s, t: s.argsort(descending=True)) is False
+
+
+def test_nms_rejects_suppressing_against_every_box():
+    def greedy_wrong(boxes, scores, iou_threshold):
+        order = scores.argsort(descending=True)
+        overlaps = iou(boxes, boxes)
+        return torch.tensor([int(i) for i in order
+                             if not any(overlaps[i, j] > iou_threshold for j in order if j != i and scores[j] > scores[i])])
+    assert check_nms(greedy_wrong) is False
+
+
+def test_nms_reports_not_implemented(capsys):
+    assert check_nms(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_roi_pool -------------------------------------------------------------------------
+
+def test_roi_pool_accepts_reference(capsys):
+    assert check_roi_pool(roi_pool) is True
+    assert "[OK] roi_pool" in capsys.readouterr().out
+
+
+def test_roi_pool_accepts_torchvision():
+    assert check_roi_pool(lambda f, b, size, scale: ops.roi_pool(f[None], [b], size, scale)) is True
+
+
+def test_roi_pool_rejects_average_pooling():
+    def average(features, boxes, output_size, spatial_scale):
+        crops = []
+        for box in boxes.tolist():
+            x1, y1, x2, y2 = (math.floor(v * spatial_scale + 0.5) for v in box)
+            crops.append(F.adaptive_avg_pool2d(features[:, y1:y2 + 1, x1:x2 + 1], output_size))
+        return torch.stack(crops)
+    assert check_roi_pool(average) is False
+
+
+def test_roi_pool_rejects_unscaled_boxes(capsys):
+    assert check_roi_pool(lambda f, b, size, scale: roi_pool(f, b, size, 1.0)) is False
+    assert "scale" in capsys.readouterr().out
+
+
+def test_roi_pool_rejects_exclusive_end():
+    def exclusive(features, boxes, output_size, spatial_scale):
+        shrunk = boxes.clone()
+        shrunk[:, 2:] -= 1.0 / spatial_scale  # width x2 - x1 instead of x2 - x1 + 1
+        return roi_pool(features, shrunk, output_size, spatial_scale)
+    assert check_roi_pool(exclusive) is False
+
+
+def test_roi_pool_reports_not_implemented(capsys):
+    assert check_roi_pool(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out

@@ -1,0 +1,175 @@
+"""Tests for labhelpers.checks.gan_mnist: each check passes the reference answer and fails wrong ones."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from labhelpers.checks.gan_mnist import (check_discriminator_loss, check_generator_loss, check_glorot_init,
+                                   check_logit_gradients, reference_discriminator_loss,
+                                   reference_generator_loss, slide_glorot_std)
+
+
+def _todo(*args, **kwargs):
+    raise NotImplementedError("student has not written this yet")
+
+
+# ---- reference answers (what the solution notebook does) ------------------------------------
+
+def logit_gradients(a):
+    D = torch.sigmoid(a)
+    return -D, D - 1
+
+
+def glorot_init(layer):
+    nn.init.normal_(layer.weight, 0.0, 1.0 / math.sqrt(layer.in_features / 2.0))
+    nn.init.zeros_(layer.bias)
+
+
+def discriminator_loss(d_real, d_fake):
+    return -(torch.log(d_real) + torch.log(1 - d_fake)).mean()
+
+
+def generator_loss(d_fake):
+    return -torch.log(d_fake).mean()
+
+
+# ---- not implemented yet ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("check", [check_logit_gradients, check_glorot_init, check_discriminator_loss,
+                                   check_generator_loss])
+def test_checks_report_not_implemented(check, capsys):
+    assert check(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- references -------------------------------------------------------------------------------
+
+def test_reference_losses_equal_the_slides_formulas():
+    d_real, d_fake = torch.tensor([0.9, 0.6]), torch.tensor([0.2, 0.3])
+    assert torch.isclose(reference_discriminator_loss(d_real, d_fake),
+                         -(torch.log(d_real) + torch.log(1 - d_fake)).mean())
+    assert torch.isclose(reference_generator_loss(d_fake), -torch.log(d_fake).mean())
+
+
+def test_slide_glorot_std_is_sqrt_two_over_fan_in():
+    assert math.isclose(slide_glorot_std(100), math.sqrt(2 / 100))
+
+
+# ---- check_logit_gradients --------------------------------------------------------------------
+
+def test_logit_gradients_accepts_reference(capsys):
+    assert check_logit_gradients(logit_gradients) is True
+    assert "[OK] logit_gradients" in capsys.readouterr().out
+
+
+def test_logit_gradients_rejects_derivative_with_respect_to_D(capsys):
+    assert check_logit_gradients(lambda a: (-1 / (1 - torch.sigmoid(a)), -1 / torch.sigmoid(a))) is False
+    assert "with respect to D" in capsys.readouterr().out
+
+
+def test_logit_gradients_rejects_wrong_sign(capsys):
+    assert check_logit_gradients(lambda a: (torch.sigmoid(a), 1 - torch.sigmoid(a))) is False
+    assert "wrong sign" in capsys.readouterr().out
+
+
+def test_logit_gradients_rejects_swapped_pair():
+    assert check_logit_gradients(lambda a: logit_gradients(a)[::-1]) is False
+
+
+# ---- check_glorot_init ------------------------------------------------------------------------
+
+def test_glorot_init_accepts_reference(capsys):
+    assert check_glorot_init(glorot_init) is True
+    assert "[OK] glorot_init" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_fan_out(capsys):
+    def fan_out(layer):
+        nn.init.normal_(layer.weight, 0.0, 1.0 / math.sqrt(layer.weight.shape[0] / 2.0))
+        nn.init.zeros_(layer.bias)
+    assert check_glorot_init(fan_out) is False
+    assert "fan_in = layer.weight.shape[1]" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_textbook_xavier(capsys):
+    def xavier(layer):
+        nn.init.xavier_normal_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    assert check_glorot_init(xavier) is False
+    assert "textbook Glorot" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_uniform(capsys):
+    def uniform(layer):
+        bound = math.sqrt(3) * slide_glorot_std(layer.in_features)
+        nn.init.uniform_(layer.weight, -bound, bound)
+        nn.init.zeros_(layer.bias)
+    assert check_glorot_init(uniform) is False
+    assert "normal distribution" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_default_biases(capsys):
+    def weights_only(layer):
+        nn.init.normal_(layer.weight, 0.0, slide_glorot_std(layer.in_features))
+    assert check_glorot_init(weights_only) is False
+    assert "biases all 0" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_doing_nothing(capsys):
+    assert check_glorot_init(lambda layer: None) is False
+    assert "unchanged weights" in capsys.readouterr().out
+
+
+# ---- check_discriminator_loss -----------------------------------------------------------------
+
+def test_discriminator_loss_accepts_reference(capsys):
+    assert check_discriminator_loss(discriminator_loss) is True
+    assert "[OK] discriminator_loss" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_wrong_sign(capsys):
+    assert check_discriminator_loss(lambda r, f: -discriminator_loss(r, f)) is False
+    assert "wrong sign" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_sum(capsys):
+    assert check_discriminator_loss(lambda r, f: -(torch.log(r) + torch.log(1 - f)).sum()) is False
+    assert "do not sum" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_swapped_labels(capsys):
+    assert check_discriminator_loss(lambda r, f: -(torch.log(1 - r) + torch.log(f)).mean()) is False
+    assert "real images should get D = 1" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_a_python_float(capsys):
+    assert check_discriminator_loss(lambda r, f: discriminator_loss(r, f).item()) is False
+    assert "not .item()" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_per_example_losses(capsys):
+    assert check_discriminator_loss(lambda r, f: -(torch.log(r) + torch.log(1 - f))) is False
+    assert ".mean()" in capsys.readouterr().out
+
+
+# ---- check_generator_loss ---------------------------------------------------------------------
+
+def test_generator_loss_accepts_reference(capsys):
+    assert check_generator_loss(generator_loss) is True
+    assert "[OK] generator_loss" in capsys.readouterr().out
+
+
+def test_generator_loss_rejects_saturating_form(capsys):
+    assert check_generator_loss(lambda f: torch.log(1 - f).mean()) is False
+    assert "non-saturating" in capsys.readouterr().out
+
+
+def test_generator_loss_rejects_wrong_sign(capsys):
+    assert check_generator_loss(lambda f: torch.log(f).mean()) is False
+    assert "wrong sign" in capsys.readouterr().out
+
+
+def test_generator_loss_rejects_detached_result(capsys):
+    assert check_generator_loss(lambda f: generator_loss(f).detach()) is False
+    assert "detached" in capsys.readouterr().out

@@ -1,0 +1,207 @@
+"""Tests for labhelpers.checks.week13_imagenet: each check passes the reference answer and fails wrong ones."""
+import csv
+
+import torch
+import torchvision.transforms.functional as TF
+
+from labhelpers.checks.week13_imagenet import check_is_cat, check_preprocess_image, check_read_class_names, check_top5
+from labhelpers.imagenet import imagenet_classes
+
+
+def _todo(*args):
+    raise NotImplementedError("student has not written this yet")
+
+
+# ---- reference answers (what the solution notebook does) ------------------------------------
+
+def read_class_names(path):
+    imagenet_class = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f):
+            imagenet_class[int(row[0])] = row[1]
+    return imagenet_class
+
+
+def is_cat(index):
+    return 281 <= index <= 285
+
+
+def top5(logits):
+    probs = torch.softmax(logits, dim=0)  # (1000,)
+    values, indices = probs.topk(5)
+    return [(int(i), float(p)) for i, p in zip(indices, values)]
+
+
+def preprocess_image(image, mean, std):
+    x = TF.resize(image, 256)
+    x = TF.center_crop(x, 224)
+    return TF.normalize(x, mean, std)
+
+
+def _class_file(tmp_path):
+    path = tmp_path / "class_names.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(enumerate(imagenet_classes()))
+    return path
+
+
+# ---- check_read_class_names -----------------------------------------------------------------
+
+def test_read_class_names_accepts_reference(tmp_path, capsys):
+    assert check_read_class_names(read_class_names, _class_file(tmp_path)) is True
+    assert "[OK] read_class_names" in capsys.readouterr().out
+
+
+def test_read_class_names_without_real_file_checks_sample_only(tmp_path, capsys):
+    assert check_read_class_names(read_class_names, tmp_path / "missing.csv") is True
+    assert "not found" in capsys.readouterr().out
+
+
+def test_read_class_names_rejects_split_on_commas(tmp_path, capsys):
+    def naive(path):
+        with open(path, encoding="utf-8") as f:
+            return {int(line.split(",")[0]): line.split(",")[1].strip() for line in f}
+    assert check_read_class_names(naive, _class_file(tmp_path)) is False
+    assert "csv.reader" in capsys.readouterr().out
+
+
+def test_read_class_names_rejects_string_keys(tmp_path):
+    def string_keys(path):
+        return {str(k): v for k, v in read_class_names(path).items()}
+    assert check_read_class_names(string_keys, _class_file(tmp_path)) is False
+
+
+def test_read_class_names_rejects_hard_coded_imagenet_names(tmp_path):
+    fixed = dict(enumerate(imagenet_classes()))
+    assert check_read_class_names(lambda path: fixed, _class_file(tmp_path)) is False
+
+
+def test_read_class_names_rejects_wrong_real_file(tmp_path):
+    path = tmp_path / "class_names.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(enumerate(imagenet_classes()[:10]))
+    assert check_read_class_names(read_class_names, path) is False
+
+
+def test_read_class_names_reports_not_implemented(tmp_path, capsys):
+    assert check_read_class_names(_todo, _class_file(tmp_path)) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_is_cat ---------------------------------------------------------------------------
+
+def test_is_cat_accepts_reference(capsys):
+    assert check_is_cat(is_cat) is True
+    assert "[OK] is_cat" in capsys.readouterr().out
+
+
+def test_is_cat_rejects_wild_cats_included(capsys):
+    assert check_is_cat(lambda index: 281 <= index <= 293) is False
+    assert "286" in capsys.readouterr().out
+
+
+def test_is_cat_rejects_off_by_one_range():
+    assert check_is_cat(lambda index: index in range(281, 285)) is False
+
+
+def test_is_cat_rejects_non_bool():
+    assert check_is_cat(lambda index: 1 if 281 <= index <= 285 else 0) is False
+
+
+def test_is_cat_reports_not_implemented(capsys):
+    assert check_is_cat(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_top5 -----------------------------------------------------------------------------
+
+def test_top5_accepts_reference(capsys):
+    assert check_top5(top5) is True
+    assert "[OK] top5" in capsys.readouterr().out
+
+
+def test_top5_rejects_logits_instead_of_probabilities(capsys):
+    def logits_only(logits):
+        values, indices = logits.topk(5)
+        return list(zip(indices.tolist(), values.tolist()))
+    assert check_top5(logits_only) is False
+    assert "softmax" in capsys.readouterr().out
+
+
+def test_top5_rejects_overflowing_softmax(capsys):
+    def naive_softmax(logits):
+        probs = logits.exp() / logits.exp().sum()  # inf / inf for large logits
+        values, indices = probs.topk(5)
+        return list(zip(indices.tolist(), values.tolist()))
+    assert check_top5(naive_softmax) is False
+    assert "overflow" in capsys.readouterr().out
+
+
+def test_top5_rejects_smallest_five():
+    def smallest(logits):
+        values, indices = torch.softmax(logits, 0).topk(5, largest=False)
+        return list(zip(indices.tolist(), values.tolist()))
+    assert check_top5(smallest) is False
+
+
+def test_top5_rejects_only_four():
+    assert check_top5(lambda logits: top5(logits)[:4]) is False
+
+
+def test_top5_rejects_bare_indices():
+    assert check_top5(lambda logits: torch.softmax(logits, 0).topk(5).indices) is False
+
+
+def test_top5_reports_not_implemented(capsys):
+    assert check_top5(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+# ---- check_preprocess_image -----------------------------------------------------------------
+
+def test_preprocess_image_accepts_reference(capsys):
+    assert check_preprocess_image(preprocess_image) is True
+    assert "[OK] preprocess_image" in capsys.readouterr().out
+
+
+def test_preprocess_image_accepts_pil_route():
+    def via_pil(image, mean, std):
+        pil = TF.center_crop(TF.resize(TF.to_pil_image(image), 256), 224)
+        return TF.normalize(TF.to_tensor(pil), mean, std)
+    assert check_preprocess_image(via_pil) is True
+
+
+def test_preprocess_image_rejects_squashed_resize():
+    def squash(image, mean, std):
+        return TF.normalize(TF.center_crop(TF.resize(image, [256, 256]), 224), mean, std)
+    assert check_preprocess_image(squash) is False
+
+
+def test_preprocess_image_rejects_missing_normalisation(capsys):
+    assert check_preprocess_image(lambda image, mean, std: TF.center_crop(TF.resize(image, 256), 224)) is False
+    assert "normalize" in capsys.readouterr().out
+
+
+def test_preprocess_image_rejects_fixed_statistics():
+    def always_half(image, mean, std):
+        return preprocess_image(image, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert check_preprocess_image(always_half) is False
+
+
+def test_preprocess_image_rejects_plain_resize_without_crop():
+    def no_crop(image, mean, std):
+        return TF.normalize(TF.resize(image, [224, 224]), mean, std)
+    assert check_preprocess_image(no_crop) is False
+
+
+def test_preprocess_image_rejects_in_place_change():
+    def in_place(image, mean, std):
+        image -= 0.0  # touches the caller's tensor
+        image[0, 0, 0] = 0.123
+        return preprocess_image(image, mean, std)
+    assert check_preprocess_image(in_place) is False
+
+
+def test_preprocess_image_reports_not_implemented(capsys):
+    assert check_preprocess_image(_todo) is False
+    assert "not implemented yet" in capsys.readouterr().out
