@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from labhelpers.checks.week13_mnist import reference_count_correct, reference_flat_size, reference_predict_digit
 from labkit.grading.codec import fill_weights
 from labkit.grading.spec import Call, Exercise, File, Model
 from labkit.grading.verdict import is_integer
@@ -17,6 +18,29 @@ LAB = "02_week13_mnist"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 300, "notebook_timeout": 900}
 DIGITS = Path(__file__).resolve().parents[1] / "data" / "mnist_test_images"
+
+
+def reference_flat_size(image_size: int) -> int:
+    """Features after NetCNN's conv(5) - pool(2) - conv(5) - pool(2) on a square image, measured with real layers."""
+    conv1, conv2 = nn.Conv2d(1, 20, 5, 1), nn.Conv2d(20, 50, 5, 1)
+    with torch.no_grad():
+        x = torch.zeros(1, 1, image_size, image_size)       # (1, 1, n, n)
+        x = F.max_pool2d(conv2(F.max_pool2d(conv1(x), 2, 2)), 2, 2)  # (1, 50, m, m)
+    return int(x[0].numel())
+
+
+def reference_count_correct(output: torch.Tensor, target: torch.Tensor) -> int:
+    """The seed's test() line: how many rows' argmax equal the target."""
+    pred = output.argmax(dim=1, keepdim=True)               # (B, 1)
+    return pred.eq(target.view_as(pred)).sum().item()
+
+
+@torch.no_grad()
+def reference_predict_digit(model: nn.Module, path) -> int:
+    """The model's predicted digit for one image file, read with labhelpers.load_digit."""
+    from labhelpers.images import load_digit
+    model.eval()
+    return int(model(load_digit(path).to(next(model.parameters()).device)).argmax(dim=1).item())
 
 
 def _must_be_int(call: Call, response: dict) -> str | None:
@@ -71,9 +95,10 @@ EXERCISES = [
              _flat_probes, reference_flat_size, atol=0, rtol=0, verify=_must_be_int),
     Exercise("MyNetCNN", 3, "forward: conv1, relu, max_pool2d(2, 2); conv2, relu, max_pool2d(2, 2); view(-1, 800); "
              "fc1, relu; fc2; log_softmax(dim=1)", _net_probes, NetCNN, atol=1e-5, rtol=1e-4,
-             forbidden=("NetCNN",)),
+             forbidden=("labhelpers.models.NetCNN",)),
     Exercise("count_correct", 2, "argmax over dim 1, compare with the target (same shape!), sum, .item()",
              _count_probes, reference_count_correct, atol=0, rtol=0, verify=_must_be_int),
     Exercise("predict_digit", 3, "lh.load_digit(path), to the model's device, model.eval(), no_grad, argmax(dim=1)"
-             ".item()", _digit_probes, reference_predict_digit, atol=0, rtol=0, verify=_must_be_int),
+             ".item()", _digit_probes, reference_predict_digit, atol=0, rtol=0, verify=_must_be_int,
+             allowed=("labhelpers.images.load_digit",)),
 ]

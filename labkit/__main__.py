@@ -29,7 +29,20 @@ def _run_student(args: argparse.Namespace) -> int:
         print(f"{status:<9} {_relative(path, args.root)}" + (f": {message}" if message else ""))
     if not results:
         print(f"no *_solution.ipynb notebooks in {args.root / 'notebooks'}")
-    return 1 if any(status == "refused" for status, _, _ in results) else 0
+    failed = any(status == "refused" for status, _, _ in results)
+    if not args.no_record:
+        from .authoring.expected import expected_problem, record_expected
+        for name in args.names or list_labs(args.root):
+            if expected_problem(args.root, name) is None:
+                continue
+            print(f"{'recording':<9} the public expected values of {name} (runs its solution in smoke mode) ...",
+                  flush=True)
+            try:
+                print(f"{'recorded':<9} {_relative(record_expected(args.root, name), args.root)}")
+            except NotebookError as err:
+                print(f"{'refused':<9} {err}")
+                failed = True
+    return 1 if failed else 0
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -69,6 +82,8 @@ def _add_student(subparsers) -> None:
     p = subparsers.add_parser("student", help="generate NN_name_student.ipynb from NN_name_solution.ipynb")
     p.add_argument("names", nargs="*", metavar="NAME", help="labs like 01_convolution (default: all)")
     p.add_argument("--force", action="store_true", help="overwrite student notebooks edited by hand")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not re-record labhelpers/checks/expected/<lab>.json for labs whose code changed")
     p.set_defaults(func=_run_student)
 
 

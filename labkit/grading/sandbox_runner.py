@@ -11,11 +11,13 @@ stdout, which the grader points at a file; it is capped here and by RLIMIT_FSIZE
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import sys
 import tempfile
+from types import SimpleNamespace
 
 from labkit.grading.codec import decode, encode, module_probe, resolve_attrs
 from labkit.grading.drivers import drive
@@ -151,9 +153,10 @@ def call_function(shell, name: str, call: dict, files_dir: str, rules: Forbidden
                            f"{node_class} nodes: keep its cell)"}
     args = resolve_attrs(decode(call.get("args", []), files_dir))
     kwargs = decode(call.get("kwargs", {}), files_dir)
-    guard = Guard(rules if rules is not None else Forbidden([], [], {}))
+    watch = SimpleNamespace(violations=[])  # what the guard found (nothing is watched without rules)
+    guard = Guard(rules) if rules is not None else contextlib.nullcontext(watch)
     try:
-        with guard:
+        with guard as watch:
             if drive_spec:  # not a plain function: run it through a graph or autograd (drivers)
                 value = drive(fn, drive_spec, shell.user_ns, args)
             else:
@@ -161,9 +164,9 @@ def call_function(shell, name: str, call: dict, files_dir: str, rules: Forbidden
             if call.get("module"):  # the answer is a model class or factory: probe the model it built
                 value = module_probe(value, decode(call["module"], files_dir))
     except BaseException as err:  # SystemExit and KeyboardInterrupt too: it is the student's code
-        return {"forbidden": ", ".join(guard.violations)} if guard.violations else {"error": describe(err)}
-    if guard.violations:
-        return {"forbidden": ", ".join(guard.violations)}
+        return {"forbidden": ", ".join(watch.violations)} if watch.violations else {"error": describe(err)}
+    if watch.violations:
+        return {"forbidden": ", ".join(watch.violations)}
     if call.get("module"):
         return {"value": value}
     out = _safe_encode(value)

@@ -361,7 +361,7 @@ def test_hidden_tests_pass_their_own_references(lab):
     from labkit.grading.verdict import evaluate_in_process
     tests = load_lab_tests(ROOT / "grading", lab)
     namespace = {ex.function: ex.reference for ex in tests.exercises} | tests.model_answers
-    results = evaluate_in_process(tests, namespace, np.random.default_rng(0))
+    results = evaluate_in_process(tests, namespace, np.random.default_rng(0), guarded=False)
     assert [r["status"] for r in results] == ["passed"] * len(results), results
 
 
