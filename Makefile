@@ -14,6 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip download -q --no-deps -d $(VENV)/wheels "setuptools>=68"  # build backend for offline installs (Colab simulation)
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the pinned requirements and labhelpers (offline-safe after that)

@@ -1,4 +1,4 @@
-"""Command line for the instructor tools: ``python -m labkit {student,check,colab}``.
+"""Command line for the instructor tools: ``python -m labkit {student,check,colab,run,grade,release,publish}``.
 
 To add a subcommand (e.g. ``release`` or ``grade``), write ``_add_<name>(subparsers)`` that creates
 its parser and sets ``func`` (a callable taking the parsed args and returning the exit code), then
@@ -153,7 +153,27 @@ def _add_release(subparsers) -> None:
     p.set_defaults(func=_run_release)
 
 
-SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_release]
+def _run_publish(args: argparse.Namespace) -> int:
+    """Commit the release to a clone of the student repository (and push it with --push)."""
+    from .authoring.colab import repository_settings
+    from .authoring.publish import PublishError, describe, publish
+    try:
+        result = publish(args.root, args.student_repo, push=args.push)
+    except (PublishError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(describe(result, args.student_repo, repository_settings(args.root).student))
+    return 0
+
+
+def _add_publish(subparsers) -> None:
+    p = subparsers.add_parser("publish", help="commit the release to a clone of the student repository (--push)")
+    p.add_argument("student_repo", metavar="STUDENT_REPO", help="URL or path of the student repository")
+    p.add_argument("--push", action="store_true", help="push the commit (otherwise it stays in build/publish/)")
+    p.set_defaults(func=_run_publish)
+
+
+SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_release, _add_publish]
 
 
 def build_parser() -> argparse.ArgumentParser:

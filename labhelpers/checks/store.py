@@ -87,14 +87,15 @@ def load_expected(lab: str, folder: str | Path | None = None) -> dict:
     return data
 
 
-def expected_answers(lab: str, exercise: str, answers: list, inputs: Any) -> list:
+def expected_answers(lab: str, exercise: str, answers: list, inputs: Any, folder: str | Path | None = None) -> list:
     """The solution's answers to the cases ``inputs`` of ``exercise`` (decoded), to compare with the
-    student's ``answers``. While recording, ``answers`` are stored and returned as they are."""
+    student's ``answers``; from ``folder`` (default: the package's expected/). While recording,
+    ``answers`` are stored and returned as they are."""
     if _recording is not None:
         _recording.setdefault(lab, {})[exercise] = {"inputs": fingerprint(inputs),
                                                     "answers": [encode(a) for a in answers]}
         return list(answers)
-    entry = load_expected(lab)["exercises"].get(exercise)
+    entry = load_expected(lab, folder)["exercises"].get(exercise)
     if entry is None:
         raise StoreError(f"no stored answers for {exercise} in {lab}.json (instructor: run python -m labkit student)")
     if entry["inputs"] != fingerprint(inputs):

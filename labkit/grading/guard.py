@@ -22,6 +22,7 @@ switches (:data:`TAMPER_NAMES`).
 """
 from __future__ import annotations
 
+import dis
 import importlib
 import importlib.util
 import os
@@ -37,13 +38,21 @@ TAMPER_NAMES = ("setprofile", "settrace", "DisableTorchFunction", "DisableTorchF
 BLOCKED_EVENTS = ("os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.spawn", "os.system", "subprocess.Popen",
                   "sys.setprofile", "sys.settrace", "resource.setrlimit", "ctypes.dlopen", "ctypes.dlsym",
                   "ctypes.call_function")
-MIN_COPY_BYTES = 40  # shorter functions are not recognised by fingerprint alone (a student may write the same)
+MIN_COPY_OPS = 20  # shorter functions are not recognised by fingerprint alone (a student may write the same)
+
+
+_LAYOUT_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "RESUME", "PRECALL", "PUSH_NULL"}
+_SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}  # the compiler picks one or the other for the same source
 
 
 def fingerprint(code: types.CodeType) -> tuple:
-    """What a copy of ``code`` compiled from the same source shares with it: bytecode, names, constants."""
+    """What a copy of ``code`` compiled from the same source shares with it: its instructions (without jump
+    offsets, which move with the layout), names and constants."""
+    ops = tuple((_SAME_OP.get(i.opname, i.opname), "" if i.opcode in dis.hasjrel or i.opcode in dis.hasjabs else
+                 i.argrepr.replace("NULL + ", "").replace(" + NULL", ""))   # call layout, not meaning
+                for i in dis.get_instructions(code) if i.opname not in _LAYOUT_OPS)
     consts = tuple(repr(c) if not isinstance(c, types.CodeType) else c.co_name for c in code.co_consts)
-    return code.co_code, code.co_names, consts
+    return ops, code.co_names, consts
 
 
 def _codes(code: types.CodeType):
@@ -190,7 +199,7 @@ class Guard:
         verdict = None
         if fp in self.rules.allowed:
             verdict = "allowed"
-        elif fp in self.rules.codes and (len(code.co_code) >= MIN_COPY_BYTES or "labhelpers" in code.co_filename
+        elif fp in self.rules.codes and (len(fp[0]) >= MIN_COPY_OPS or "labhelpers" in code.co_filename
                                           or "site-packages" in code.co_filename):
             verdict = self.rules.codes[fp]
         self._verdicts[id(code)] = (code, verdict)
