@@ -149,7 +149,7 @@ def grade_submission(loaded: Submission | Rejected, tests: LabTests, sandboxing:
     seed = secrets.randbits(63) if seed is None else seed
     submission = loaded.submission if isinstance(loaded, Rejected) else loaded
     record = {"submission": submission.path.name, "name": submission.name, "lab": tests.lab, "status": "graded",
-              "reason": "", "score": 0.0, "max_score": tests.max_score, "seed": seed}
+              "reason": "", "score": 0.0, "max_score": tests.max_score, "seed": seed, "feedback": tests.feedback}
     if isinstance(loaded, Rejected):
         record.update(status="rejected", reason=str(loaded), size_bytes=submission.size, sha256=submission.sha256,
                       exercises=[_unrun(ex, "not run: " + str(loaded)) for ex in tests.exercises],

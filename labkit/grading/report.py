@@ -1,8 +1,12 @@
 """Write grading results: per-submission JSON, a CSV gradebook and plain-text feedback (grading).
 
-Every string that came from a submission (file names, exception messages) is cleaned of control
-characters and shortened before it reaches a feedback file, and CSV cells that a spreadsheet would
-read as a formula are quoted, so a student cannot inject terminal escapes or spreadsheet formulas.
+Feedback cannot be forged. Every string that came from a submission (its file name, an exception's
+message, a reason quoting the student's code) has its control characters made visible (a newline
+shows as \\n, a tab as \\t, others as \\xNN; bidi and zero-width characters as \\uNNNN), is shortened and
+written in double quotes on an indented line. Only the grader writes lines that start at the margin
+(the header and the SCORE line), so nothing a student prints or raises can look like a score. The
+machine-readable record is the per-submission JSON beside it. CSV cells that a spreadsheet would read
+as a formula are quoted.
 """
 from __future__ import annotations
 
@@ -14,16 +18,29 @@ from pathlib import Path
 
 from labhelpers.files import atomic_write
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 STATUS_WORDS = {"passed": "ok", "wrong": "wrong answer", "not implemented": "not implemented yet",
                 "missing": "function not found", "error": "raised an error", "timeout": "too slow",
-                "crash": "crashed", "not run": "not graded", "forbidden": "not allowed"}
+                "crash": "crashed", "not run": "not graded", "forbidden": "not allowed", "partial": "partly right"}
+HEADER = "labkit feedback (every line at the left margin is written by the grader)"
+
+
+def _visible(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def clean(text: object, limit: int = 500) -> str:
-    """``text`` without control/bidi characters, at most ``limit`` characters."""
-    value = _CONTROL.sub("?", str(text))
+    """``text`` on one line: control, bidi and zero-width characters made visible; at most ``limit`` characters."""
+    value = _INVISIBLE.sub(lambda m: _visible(m.group()), str(text))
     return value if len(value) <= limit else value[:limit] + "..."
+
+
+def quoted(text: object, limit: int = 500) -> str:
+    """``clean(text)`` in double quotes (a quote inside shows as \\"): how feedback shows a student's string."""
+    return '"' + clean(str(text).replace("\\", "\\\\").replace('"', '\\"'), limit) + '"'
 
 
 def write_record(path: Path, record: dict) -> None:
@@ -36,22 +53,26 @@ def _points(value: float) -> str:
 
 
 def feedback_text(record: dict) -> str:
-    """A short plain-text report a student can read."""
-    lines = [f"Lab {record['lab']}: feedback for {clean(record['submission'], 120)}",
-             f"Score: {_points(record['score'])} / {_points(record['max_score'])}", ""]
+    """A short plain-text report a student can read (see the module doc: it cannot be forged)."""
+    lines = [HEADER, f"lab {record['lab']}, submission {quoted(record['submission'], 120)}",
+             f"SCORE {_points(record['score'])} / {_points(record['max_score'])}", ""]
     if record["status"] == "rejected":
-        lines += ["Your file could not be graded:", f"  {clean(record['reason'])}", ""]
+        lines += ["Your file could not be graded:", f"    {quoted(record['reason'])}", ""]
+    brief = record.get("feedback") == "brief"  # the lab's spec shows no probe details
     width = max([len(e["function"]) for e in record.get("exercises", [])] + [8])
     for ex in record.get("exercises", []):
         word = STATUS_WORDS.get(ex["status"], ex["status"])
         lines.append(f"  {ex['function']:<{width}}  {_points(ex['points']):>4} / {_points(ex['max_points']):<4} {word}")
+        for part in ex.get("parts", []) if len(ex.get("parts", [])) > 1 else []:
+            lines.append(f"      {_points(part['points']):>4} / {_points(part['max_points']):<4} {clean(part['name'], 80)}"
+                         + (f": {quoted(part['detail'], 300)}" if part.get("detail") and not brief else ""))
         if ex["status"] != "passed" and record["status"] != "rejected":
-            if ex.get("detail"):
-                lines.append(f"      {clean(ex['detail'])}")
+            if ex.get("detail") and not ex.get("parts") and not brief:
+                lines.append(f"      why: {quoted(ex['detail'])}")
             if ex.get("message"):
                 lines.append(f"      hint: {clean(ex['message'])}")
-    problems = [f"  {clean(f['where'], 60)}: {clean(f['detail'], 300)}" for f in record.get("failures", [])]
-    errors = [f"  {clean(e['cell'], 40)}: {clean(e['type'], 60)}: {clean(e['message'], 200)}"
+    problems = [f"    {quoted(f['where'], 60)}: {quoted(f['detail'], 300)}" for f in record.get("failures", [])]
+    errors = [f"    {quoted(e['cell'], 40)}: {quoted(e['type'], 60)}: {quoted(e['message'], 200)}"
               for e in record.get("cells", {}).get("errors", []) if e.get("type") != "NotImplementedError"]
     if problems:
         lines += ["", "Problems while running your notebook (the grader then re-ran the cells before the",
@@ -66,9 +87,9 @@ def feedback_text(record: dict) -> str:
 def _csv_cell(value: object) -> object:
     """Quote text a spreadsheet would treat as a formula."""
     if isinstance(value, str):
-        value = clean(value, 300)
-        if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            return "'" + value
+        if value.lstrip(" \t\r\n")[:1] in ("=", "+", "-", "@") or value[:1] in ("\t", "\r"):
+            value = "'" + value
+        return clean(value, 300)
     return value
 
 

@@ -88,9 +88,10 @@ def needed_paths() -> list[str]:
 
 
 def child_env(home: str, tmpdir: str, threads: int) -> dict:
-    """The child's whole environment (nothing inherited from the grader but PATH)."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
-    env = {"PATH": path, "HOME": home, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
+    """The child's whole environment: nothing inherited from the grader, no host path (the runner is started
+    by its full path; the system folders are all a cell's ``!command`` can find). LABKIT_GRADING tells the
+    self-checks to stand aside: the hidden tests grade."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
            "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmpdir,
            "MPLCONFIGDIR": f"{home}/.config/matplotlib", "IPYTHONDIR": f"{home}/.ipython",
            "XDG_CACHE_HOME": f"{home}/.cache", "LABKIT_GRADING": "1"}

@@ -5,7 +5,8 @@ sandbox). The module defines ``LAB`` (the lab name), ``EXERCISES`` (a list of :c
 optionally ``PARAMETERS`` (injected after the notebook's "parameters" cell; default: smoke settings)
 and ``LIMITS`` (fields of :class:`~labkit.grading.sandbox.Limits`, e.g. ``{"cell_timeout": 60}``), and
 ``MODEL_ANSWERS`` (names -> student-shaped answers, for exercises whose reference is not one: the tests of
-the hidden tests use them; grading never does).
+the hidden tests use them; grading never does), and ``FEEDBACK`` ("detailed", the default: the feedback says
+why each part failed and on which case; "brief": only each exercise's status and hint).
 For each exercise the grader draws fresh inputs (``probes(rng)``), sends them to the sandbox, and
 compares the student's answers with ``reference`` run here, in the grading process.
 """
@@ -125,6 +126,7 @@ class LabTests:
     limits: Limits
     path: Path
     model_answers: dict = field(default_factory=dict)  # MODEL_ANSWERS: student-shaped answers (tests only)
+    feedback: str = "detailed"  # FEEDBACK: "detailed" (why each part failed, with its case) or "brief" (status, hint)
 
     @property
     def max_score(self) -> float:
@@ -160,8 +162,11 @@ def load_lab_tests(tests_dir: str | Path, lab: str) -> LabTests:
     limits = dict(getattr(module, "LIMITS", {}))
     if set(limits) - known:
         raise ValueError(f"{path}: unknown LIMITS {sorted(set(limits) - known)}; known: {sorted(known)}")
+    feedback = getattr(module, "FEEDBACK", "detailed")
+    if feedback not in ("detailed", "brief"):
+        raise ValueError(f"{path}: FEEDBACK = {feedback!r}; use 'detailed' or 'brief'")
     return LabTests(lab, exercises, dict(getattr(module, "PARAMETERS", SMOKE_PARAMETERS)), Limits(**limits), path,
-                    dict(getattr(module, "MODEL_ANSWERS", {})))
+                    dict(getattr(module, "MODEL_ANSWERS", {})), feedback)
 
 
 # ----------------------------------------------------------------------------- wire format

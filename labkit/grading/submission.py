@@ -18,6 +18,8 @@ from labhelpers.selfcheck import parameters_position, parameters_source
 from .spec import LabTests
 
 MAX_BYTES = 20 * 2**20
+MAX_CELLS = 1000          # a lab has 60-120 cells; 1,000 parse in about a second (nbformat validates each)
+MAX_CELL_CHARS = 200_000  # characters of one cell's source (the longest lab cell has about 3,000)
 
 
 class Rejected(Exception):
@@ -37,9 +39,16 @@ class Submission:
     labels: list[str] = field(default_factory=list)  # "cell 7" (position in the notebook, from 1)
 
 
+RESERVED = {"grade_report", "gradebook", "canvas", "moodle", "report", "similarity", "regrade_diff", "regrade",
+            "gradescope", "feedback", "output", "records", "policy", "roster"}  # the batch's own file names
+
+
 def safe_name(path: Path, taken: set[str]) -> str:
-    """A file-system- and CSV-safe stem for ``path`` that is not yet in ``taken`` (then added)."""
+    """A file-system- and CSV-safe stem for ``path`` that is not yet in ``taken`` (then added) and is never the
+    name of one of the batch's own files (``grade_report.ipynb`` becomes ``submission-grade_report``)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).strip("._") or "submission"
+    if stem.lower() in RESERVED:
+        stem = f"submission-{stem}"
     name, n = stem[:80], 2
     while name.lower() in taken:
         name, n = f"{stem[:80]}-{n}", n + 1
@@ -80,6 +89,14 @@ def parse_notebook(data: bytes, max_bytes: int = MAX_BYTES) -> dict:
         raise Rejected(f"the file is not valid JSON ({str(err)[:120]}): it is not a saved Jupyter notebook") from None
     if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
         raise Rejected("the file is JSON but not a Jupyter notebook (no cells)")
+    cells = raw.get("cells") if isinstance(raw.get("cells"), list) else []
+    if len(cells) > MAX_CELLS:
+        raise Rejected(f"the notebook has {len(cells):,} cells, more than the {MAX_CELLS:,} the grader runs: delete "
+                       "the empty or extra cells, save and submit again")
+    longest = max((len(_source(c)) for c in cells if isinstance(c, dict)), default=0)
+    if longest > MAX_CELL_CHARS:
+        raise Rejected(f"one cell has {longest:,} characters, more than the {MAX_CELL_CHARS:,} the grader reads: "
+                       "remove the pasted data or output from it, save and submit again")
     try:
         import nbformat
         with warnings.catch_warnings():
@@ -100,11 +117,22 @@ def check_lab(nb: dict, tests: LabTests) -> None:
     lab_of_file = re.sub(r"_(solution|student)\.ipynb$", "", source)
     if source and lab_of_file != tests.lab:
         raise Rejected(f"wrong lab: this notebook is {lab_of_file}, but lab {tests.lab} is being graded")
-    code = "\n".join(_source(c) for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code")
     names = [ex.function for ex in tests.exercises]
-    if not any(re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(n)}\b", code, re.MULTILINE) for n in names):
+    defined = {_defined_name(line) for c in nb["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"
+               for line in _source(c).split("\n")}
+    if not defined & set(names):
         raise Rejected(f"none of this lab's exercise functions ({', '.join(names)}) is defined: "
                        f"is this the notebook of lab {tests.lab}?")
+
+
+_DEFINITION = re.compile(r"(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)")
+
+
+def _defined_name(line: str) -> str | None:
+    """The name a line defines (``def name`` / ``class name`` / ``async def name``), else None. One line at
+    a time, a regular expression without nested repetition: linear in the notebook's size."""
+    match = _DEFINITION.match(line.lstrip(" \t"))
+    return match.group(1) if match else None
 
 
 def _source(cell: dict) -> str:
