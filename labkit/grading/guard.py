@@ -7,7 +7,8 @@ callable objects themselves, however they were reached:
 
 * Python functions by their code: a profile function (``sys.setprofile``, also for threads started
   with ``threading``) sees every Python frame; a copy made with ``exec(inspect.getsource(...))`` has the
-  same bytecode, names and constants, and is recognised by that fingerprint.
+  same instructions, names and constants, and is recognised by that fingerprint (code written in the
+  notebook's own cells is judged only by what it calls, even where it happens to equal a helper).
 * C functions (``torch.softmax``, ``x.softmax``, ``np.add.outer``) by identity when Python code calls
   them (profile ``c_call`` events), and torch functions also when C code calls them (``map``,
   ``functools.partial``): a ``TorchFunctionMode`` sees every torch call.
@@ -43,6 +44,13 @@ MIN_COPY_OPS = 20  # shorter functions are not recognised by fingerprint alone (
 
 _LAYOUT_OPS = {"CACHE", "EXTENDED_ARG", "NOP", "RESUME", "PRECALL", "PUSH_NULL"}
 _SAME_OP = {"LOAD_METHOD": "LOAD_ATTR"}  # the compiler picks one or the other for the same source
+
+
+def _written_in_a_cell(filename: str) -> bool:
+    """True for code compiled from one of the notebook's cells (IPython names them ``<ipython-input-N-...>``):
+    what a student wrote may happen to equal a helper (the stub's given ``__init__``, a textbook loop), and
+    is judged by what it calls, not by its resemblance."""
+    return filename.startswith("<ipython-input-")
 
 
 def fingerprint(code: types.CodeType) -> tuple:
@@ -199,9 +207,9 @@ class Guard:
         verdict = None
         if fp in self.rules.allowed:
             verdict = "allowed"
-        elif fp in self.rules.codes and (len(fp[0]) >= MIN_COPY_OPS or "labhelpers" in code.co_filename
-                                          or "site-packages" in code.co_filename):
-            verdict = self.rules.codes[fp]
+        elif fp in self.rules.codes and not _written_in_a_cell(code.co_filename) and (
+                len(fp[0]) >= MIN_COPY_OPS or "labhelpers" in code.co_filename or "site-packages" in code.co_filename):
+            verdict = self.rules.codes[fp]  # the helper itself, or a copy of it made outside the notebook's cells
         self._verdicts[id(code)] = (code, verdict)
         return verdict
 

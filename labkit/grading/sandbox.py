@@ -5,7 +5,10 @@ session; it talks JSON lines over two pipes (no sockets, so it can live without 
 printed output goes to a file, and the parent enforces every time limit by killing its process group.
 Isolation modes, best first (``detect_isolation`` tries them and keeps the first that works):
 
-* ``root-namespaces``: new mount, network and PID namespaces; a new root that holds only system
+Every mode also puts the sandbox in a control group of its own when the machine allows one
+(:mod:`cgroups`: memory, processes, CPU time and CPUs for the whole submission, its forks included).
+
+* ``root-namespaces``: new mount, network, PID and IPC namespaces; a new root that holds only system
   folders, the Python installation, labhelpers and data/, all read-only (an allowlist: no
   repository, no labkit, home or other checkout exists inside); a fresh /tmp; an unprivileged uid.
 * ``user-namespaces``: the same without root, inside a user namespace (mounts locked).
@@ -13,6 +16,7 @@ Isolation modes, best first (``detect_isolation`` tries them and keeps the first
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -25,14 +29,18 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import cgroups
+from .cgroups import Cgroup, CgroupLimits
 from .sandbox_setup import _blocked_ancestor
+
+_SERIAL = itertools.count(1)
 
 UID_BASE = 1_500_000_000  # sandbox users: UID_BASE + worker slot (no such accounts exist)
 MAX_MESSAGE = 64 * 2**20
 RUNNER = "labkit.grading.sandbox_runner"  # run with python -I -m: labkit is imported before the isolation
 PREFIXES = {
-    "root-namespaces": ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child"],
-    "user-namespaces": ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
+    "root-namespaces": ["unshare", "--mount", "--net", "--pid", "--ipc", "--fork", "--mount-proc", "--kill-child"],
+    "user-namespaces": ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--ipc", "--fork",
                         "--mount-proc", "--kill-child"],
     "none": [],
 }
@@ -46,12 +54,13 @@ class Limits:
     notebook_timeout: float = 900.0  # seconds for all cells of one run
     call_timeout: float = 60.0       # seconds for one exercise's probe calls
     startup_timeout: float = 60.0    # seconds until the child is ready
-    memory_mb: int = 6144            # address space (torch alone reserves about 3.3 GB)
+    memory_mb: int = 6144            # address space per process, when there is no cgroup (torch reserves 3.3 GB)
+    cgroup_memory_mb: int = 4096     # resident memory + tmpfs of the whole sandbox (its cgroup)
     file_mb: int = 64                # largest file the child may write
     output_bytes: int = 1_000_000    # printed output kept
     nproc: int = 512                 # processes and threads of the sandbox user
     nofile: int = 1024
-    tmpfs_mb: int = 1024             # size of the child's fresh /tmp (namespaces only)
+    tmpfs_mb: int = 512              # size of the child's fresh /tmp (namespaces only; /var/tmp, /dev/shm: 64)
 
     def rlimits(self) -> dict:
         return {"memory_mb": self.memory_mb, "file_mb": self.file_mb, "nproc": self.nproc,
@@ -115,6 +124,7 @@ class Child:
         self.hide, self.data_dir, self.slot, self.cpus = hide, data_dir, slot, cpus
         self.workroot, self.workdir, self.proc = workroot, None, None
         self.buffer, self.messages = b"", []
+        self.cgroup: Cgroup | None = None
 
     def _job(self, cells: list[str], probe: bool) -> dict:
         job = {"mode": self.mode, "hide": self.hide, "data_dir": str(self.data_dir) if self.data_dir else None,
@@ -142,6 +152,12 @@ class Child:
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
         command = PREFIXES[self.mode] + [sys.executable, "-I", "-m", RUNNER, str(to_child_r), str(from_child_w)]
+        self.cgroup, job["cgroup"] = cgroups.create(f"labkit-{os.getpid()}-{self.slot}-{next(_SERIAL)}",
+                                                   CgroupLimits(self.limits.cgroup_memory_mb, self.limits.nproc,
+                                                                tuple(self.cpus or ())))
+        if self.cgroup is not None:
+            command = self.cgroup.join_command(command)  # in the cgroup before anything of the student runs
+            job["limits"].pop("memory_mb", None)         # the cgroup limits memory (also for CUDA)
         with open(self.output_path, "ab") as output:
             try:
                 self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
@@ -210,6 +226,9 @@ class Child:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "the notebook's process stopped talking to the grader"
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return (f"out of memory: the notebook used more than the sandbox's {self.limits.cgroup_memory_mb} MiB "
+                    "(memory and /tmp together)")
         if code < 0 or code > 128:
             number = -code if code < 0 else code - 128
             name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
@@ -236,6 +255,9 @@ class Child:
                 except OSError:
                     pass
         self.to_child = self.from_child = None
+        if self.cgroup is not None:
+            self.cgroup.remove()  # kills whatever the submission left running, then deletes the cgroup
+            self.cgroup = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

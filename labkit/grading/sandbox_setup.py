@@ -21,6 +21,7 @@ PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 MNT_DETACH = 2
+SMALL_TMPFS_MB = 64  # /var/tmp and /dev/shm (the labs use neither); /tmp gets Limits.tmpfs_mb
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -103,7 +104,8 @@ def new_root(job: dict, report: dict) -> str:
         target = root + path
         if path in ("/tmp", "/var/tmp", "/dev/shm"):
             os.makedirs(target, mode=0o755, exist_ok=True)
-            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+            mb = size if path == "/tmp" else SMALL_TMPFS_MB
+            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={mb}m,nr_inodes=65536,mode=1777")
         else:
             _bind(binds[path], target, readonly=path != "/dev")
     for path in system:
@@ -133,7 +135,7 @@ def new_root(job: dict, report: dict) -> str:
     report["visible_paths"] = sorted(system + wanted + ["/dev", "/proc", "/tmp", "/var/tmp"])
     report["covered_paths"] = covered
     report["filesystem_readonly"] = True
-    report["workdir"] = f"fresh tmpfs ({size} MiB), data/ read-only"
+    report["workdir"] = f"fresh tmpfs ({size} MiB; /var/tmp and /dev/shm {SMALL_TMPFS_MB} MiB), data/ read-only"
     return work
 
 
@@ -210,7 +212,7 @@ def _readable(path: str) -> bool:
 
 def setup(job: dict) -> tuple[str, dict]:
     """Apply every isolation step the job asks for; return (working directory, report)."""
-    report: dict = {"mode": job.get("mode", "none")}
+    report: dict = {"mode": job.get("mode", "none"), "cgroup": job.get("cgroup", "no cgroup")}
     namespaces = job.get("mode") in ("root-namespaces", "user-namespaces")
     if namespaces:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -231,4 +233,5 @@ def setup(job: dict) -> tuple[str, dict]:
         report["hidden_check"] = "ok" if not visible else f"STILL READABLE: {visible[:5]}"
     report["network"] = network_report()
     report["pid_namespace"] = os.getpid() == 1
+    report["ipc_namespace"] = "private (unshare --ipc)" if namespaces else "the host's"
     return workdir, report
