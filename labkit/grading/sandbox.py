@@ -237,9 +237,28 @@ class Child:
             return f"the notebook's Python process was killed by {name}{why}"
         return f"the notebook's Python process exited (exit code {code}: os._exit, or a crash)"
 
+    def _inner_pids(self) -> list[int]:
+        """The sandbox's processes below its first one (unshare): the cgroup's, else unshare's children."""
+        if self.cgroup is not None:
+            return [pid for pid in self.cgroup.pids() if pid != self.proc.pid]
+        try:
+            return [int(p) for p in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def close(self) -> None:
-        """Kill the child's whole process group, reap it, remove its private folder."""
+        """Kill the sandbox's processes, inner ones first so that unshare reaps them (none is left to the
+        host's init as a zombie), then its whole process group; remove its cgroup and private folder."""
         if self.proc is not None:
+            for pid in self._inner_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                self.proc.wait(timeout=5)   # unshare exits once its child is reaped
+            except subprocess.TimeoutExpired:
+                pass
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
