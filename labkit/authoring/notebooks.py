@@ -12,6 +12,7 @@ import nbformat
 from labhelpers.selfcheck import PARAMETERS_TAG
 
 from .colab import apply_colab_header, colab_header_sources, header_current
+from .leaks import HINT_MAX_RUN, hint_overlap, regions
 from .nbfiles import (SOLUTION_SUFFIX, STUDENT_SUFFIX, NotebookError, atomic_write, dumps, lab_paths, list_labs,
                       read, sha256, tags)
 
@@ -195,6 +196,7 @@ def check_notebooks(root: str | Path) -> list[str]:
             continue
         if not any(PARAMETERS_TAG in tags(c) for c in solution.cells):
             problems.append(f"{sol_path}: no cell tagged 'parameters'; tag the cell holding SMOKE, EPOCHS, ...")
+        problems += hint_problems(solution, sol_path.name)
         if not stu_path.is_file():
             problems.append(f"{stu_path}: missing; run python -m labkit student {name}")
             continue
@@ -203,6 +205,21 @@ def check_notebooks(root: str | Path) -> list[str]:
         if (root / "labhelpers" / "checks").is_dir():  # a kit tree: its checks' stored answers must be current
             from .expected import expected_problem
             problems += [p for p in [expected_problem(root, name)] if p]
+    return problems
+
+
+def hint_problems(solution, filename: str) -> list[str]:
+    """Exercises whose hint or stub comments repeat more than HINT_MAX_RUN tokens of the solution in a row."""
+    problems = []
+    for index, cell in enumerate(solution.cells):
+        if cell.cell_type != "code" or "BEGIN SOLUTION" not in cell.source:
+            continue
+        for region in regions(index, cell.source):
+            run, shared = hint_overlap(region)
+            if run > HINT_MAX_RUN:
+                problems.append(f"{filename}, cell {index} ({region.function}): the hint or the stub's comments repeat "
+                                f"{run} tokens of the solution in a row ({' '.join(shared)!r}); a hint points to the "
+                                f"concept, the shape or the slide ({HINT_MAX_RUN} tokens at most)")
     return problems
 
 

@@ -12,15 +12,14 @@ package's sources.
 from __future__ import annotations
 
 import ast
-import io
 import shutil
 import subprocess
-import tokenize
 import tomllib
 from pathlib import Path
 
 import nbformat
 
+from .leaks import code_tokens, regions
 from .nbfiles import SOLUTION_SUFFIX, NotebookError, lab_paths, list_labs, read
 from .notebooks import make_student
 
@@ -162,50 +161,15 @@ def build_release(root: str | Path, out: str | Path, force: bool = False) -> lis
 
 
 # ----------------------------------------------------------------------------- verification
-def _tokens(source: str) -> list[str]:
-    """The code tokens of Python ``source`` (comments, layout and docstring-like strings dropped)."""
-    out = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER) or (
-                    tok.type == tokenize.STRING and len(tok.string) < 40):
-                out.append(tok.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
-    return out
-
-
 def solution_regions(root: Path) -> dict[str, list[str]]:
-    """``"lab exercise k"`` -> the code tokens of each code solution region of every solution notebook."""
-    regions: dict[str, list[str]] = {}
+    """``"<lab> <function>"`` -> the code tokens of each code solution region of every solution notebook."""
+    found: dict[str, list[str]] = {}
     for name in list_labs(root):
-        count = 0
-        for cell in read(lab_paths(root, name)[0]).cells:
-            if cell.cell_type != "code":
-                continue
-            inside, lines = False, []
-            for line in cell.source.split("\n") + ["### BEGIN SOLUTION"]:
-                if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
-                    if inside and lines:
-                        count += 1
-                        regions[f"{name} exercise region {count}"] = _tokens("\n".join(l.strip() for l in lines))
-                    inside, lines = "BEGIN SOLUTION" in line, []
-                elif inside:
-                    lines.append(line)
-    return regions
-
-
-def longest_shared_run(a: list[str], b: list[str]) -> int:
-    """Length of the longest run of tokens that ``a`` and ``b`` share (dynamic programming, O(len a * len b))."""
-    best, previous = 0, [0] * (len(b) + 1)
-    for x in a:
-        current = [0] * (len(b) + 1)
-        for j, y in enumerate(b, start=1):
-            if x == y:
-                current[j] = previous[j - 1] + 1
-                best = max(best, current[j])
-        previous = current
-    return best
+        for index, cell in enumerate(read(lab_paths(root, name)[0]).cells):
+            if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source:
+                for region in regions(index, cell.source):
+                    found[f"{name} {region.function or f'cell {index}'}"] = code_tokens(region.solution)
+    return found
 
 
 def _solution_only_lines(root: Path) -> set[str]:
@@ -251,7 +215,7 @@ def verify_release(out: str | Path, root: str | Path) -> list[str]:
             problems += [f"{rel}: defines {node.name}, a reference implementation" for node in ast.walk(tree)
                          if isinstance(node, (ast.FunctionDef, ast.ClassDef))
                          and node.name.lower().lstrip("_").startswith("reference")]
-            tokens = _tokens(text)
+            tokens = code_tokens(text)
             grams = {tuple(tokens[i:i + SOLUTION_RUN]) for i in range(len(tokens) - SOLUTION_RUN + 1)}
             problems += [f"{rel}: shares {SOLUTION_RUN}+ tokens in a row with {label}"
                          for label, region in regions.items()
