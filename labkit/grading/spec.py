@@ -91,6 +91,18 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A share of an exercise's points: earned when ``check(call, got, want)`` returns None on every probe call
+    whose label contains one of ``cases`` (all calls when empty). ``got``/``want`` are the encoded answer of
+    the student and of the reference; ``check`` returns the reason for the student when the part fails."""
+
+    name: str
+    points: float
+    check: Callable[[Call, Any, Any], str | None]
+    cases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Exercise:
     """A graded exercise: the student's ``function`` must agree with ``reference`` on every probe.
 
@@ -100,6 +112,11 @@ class Exercise:
     the exercise, however it was reached (:mod:`guard`); every ``labhelpers`` function is forbidden too,
     except the models, the device helpers and what ``allowed`` lists. Each entry's last name also feeds a
     fast check of the function's source (a bare name or ``".attr"`` entry is checked there only).
+
+    Partial credit: by default an exercise is all or nothing (``split="all"``: every probe must pass).
+    ``split="probes"`` shares the points equally among the probe calls; ``parts=(Part(...), ...)`` shares
+    them among named properties (shape right, values right, an edge case...), and the feedback shows what
+    each part earned. A call that raises, is missing or is forbidden earns nothing in any mode.
     """
 
     function: str
@@ -114,6 +131,8 @@ class Exercise:
     forbidden: tuple[str, ...] = ()                 # callables it must not reach: dotted paths, see below
     allowed: tuple[str, ...] = ()                   # labhelpers functions it may call (all others are forbidden)
     compare: Callable[[Any, Any], str | None] | None = None  # replaces verdict.compare(got, want)
+    split: str = "all"                              # "all": all-or-nothing; "probes": points shared by the calls
+    parts: tuple[Part, ...] = ()                    # or points shared by properties (their points sum to points)
 
 
 @dataclass
@@ -150,6 +169,12 @@ def load_lab_tests(tests_dir: str | Path, lab: str) -> LabTests:
         raise ValueError(f"{path}: EXERCISES must be a non-empty list of Exercise")
     if len(set(names)) != len(names) or any(ex.points <= 0 for ex in exercises):
         raise ValueError(f"{path}: exercise functions must be unique and points positive: {names}")
+    for ex in exercises:
+        if ex.split not in ("all", "probes"):
+            raise ValueError(f"{path}: {ex.function}: split = {ex.split!r}; use 'all' or 'probes'")
+        if ex.parts and abs(sum(part.points for part in ex.parts) - ex.points) > 1e-9:
+            raise ValueError(f"{path}: {ex.function}: its parts' points add up to "
+                             f"{sum(part.points for part in ex.parts):g}, not {ex.points:g}")
     from .guard import resolve
     for ex in exercises:
         for entry in ex.forbidden + ex.allowed:

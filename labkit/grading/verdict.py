@@ -129,24 +129,63 @@ def compare(got: Any, want: Any, atol: float = 1e-6, rtol: float = 1e-5, strict:
 
 def score_exercise(exercise: Exercise, calls: list[Call], expected: list[Any], responses: list[dict] | None,
                    failure: dict | None = None) -> dict:
-    """Score one exercise from the sandbox's per-call responses (or the failure that prevented them)."""
+    """Score one exercise from the sandbox's per-call responses (or the failure that prevented them).
+
+    All or nothing by default; ``exercise.split == "probes"`` or ``exercise.parts`` give partial credit, and
+    the result then lists each part with what it earned (``parts``)."""
     result = {"function": exercise.function, "points": 0.0, "max_points": float(exercise.points),
               "status": "passed", "detail": ""}
+    if failure is None and (responses is None or len(responses) != len(calls)):
+        failure = {"status": "error", "detail": "the sandbox sent no usable answer"}
     if failure is not None:
-        result.update(status=failure["status"], detail=failure["detail"])
-    elif responses is None or len(responses) != len(calls):
-        result.update(status="error", detail="the sandbox sent no usable answer")
-    else:
-        for call, want, response in zip(calls, expected, responses):
-            status, detail = _judge(exercise, call, want, response if isinstance(response, dict) else {})
-            if status != "passed":
-                result.update(status=status, detail=detail)
-                break
-    if result["status"] == "passed":
+        result.update(status=failure["status"], detail=failure["detail"], message=exercise.message)
+        return result
+    judged = [_judge(exercise, call, want, r if isinstance(r, dict) else {})
+              for call, want, r in zip(calls, expected, responses)]
+    blocking = next(((status, detail) for status, detail in judged
+                     if status not in ("passed", "wrong")), None)  # raised, missing, forbidden: nothing earned
+    if exercise.parts or exercise.split == "probes":
+        parts = [] if blocking else _parts(exercise, calls, expected, responses, judged)
+        result["parts"] = parts
+        result["points"] = round(sum(part["points"] for part in parts), 6)
+    elif not any(status != "passed" for status, _ in judged):
         result["points"] = float(exercise.points)
+    failed = blocking or next(((status, detail) for status, detail in judged if status != "passed"), None)
+    if result["points"] >= exercise.points - 1e-9:
+        result.update(points=float(exercise.points), status="passed")
     else:
-        result["message"] = exercise.message
+        status, detail = failed if failed else ("wrong", "")
+        if result["points"] > 0:
+            status = "partial"
+            detail = "; ".join(f"{p['name']}: {p['detail']}" for p in result.get("parts", []) if p["detail"])
+        result.update(status=status, detail=detail[:1000], message=exercise.message)
     return result
+
+
+def _parts(exercise: Exercise, calls: list[Call], expected: list[Any], responses: list[dict],
+           judged: list[tuple[str, str]]) -> list[dict]:
+    """What each part (or each probe, with split="probes") earned: [{"name", "points", "max_points", "detail"}]."""
+    if not exercise.parts:
+        share = exercise.points / max(1, len(calls))
+        return [{"name": call.label or f"case {i + 1}", "points": share if status == "passed" else 0.0,
+                 "max_points": share, "detail": "" if status == "passed" else detail}
+                for i, (call, (status, detail)) in enumerate(zip(calls, judged))]
+    out = []
+    for part in exercise.parts:
+        reason = None
+        for call, want, response in zip(calls, expected, responses):
+            if part.cases and not any(case in call.label for case in part.cases):
+                continue
+            try:
+                reason = part.check(call, response.get("value"), want)
+            except Exception as err:  # noqa: BLE001 - an odd answer costs this part only
+                reason = f"the answer could not be read ({type(err).__name__})"
+            if reason:
+                reason += f" (case: {call.label})" if call.label else ""
+                break
+        out.append({"name": part.name, "points": 0.0 if reason else float(part.points),
+                    "max_points": float(part.points), "detail": reason or ""})
+    return out
 
 
 def _judge(exercise: Exercise, call: Call, want: Any, response: dict) -> tuple[str, str]:
