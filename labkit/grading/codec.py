@@ -1,9 +1,10 @@
-"""Plain-JSON encoding of probe inputs and answers between the grader and the sandbox (grading, all labs).
+"""The wire between the grader and the sandbox: probe inputs and answers as plain JSON (grading, all labs).
 
-Nothing is pickled: arrays and tensors travel as a flat list of float64 numbers with their shape and
-dtype, sequences and dicts as tagged lists, and any other object only as its type name and a short
-repr. So an answer whose ``__eq__`` always returns True, or a monkeypatched ``torch.allclose`` in the
-student's process, cannot reach the grader's comparison. numpy/torch are imported only when needed.
+Plain values (numbers, arrays, tensors, sequences, dicts) use :mod:`labhelpers.values`: nothing is pickled,
+so an answer whose ``__eq__`` always returns True cannot reach the grader's comparison. This module adds
+the inputs the grader builds on both sides from a spec: functions of x, files, seeded models and layers,
+loaders of real digits, optimizers over another argument's parameters, and the *watched* versions of
+models and optimizers that log how a training loop used them (:func:`collect`).
 """
 from __future__ import annotations
 
@@ -13,80 +14,8 @@ import os
 import sys
 from typing import Any
 
-MAX_DEPTH = 12           # nesting of lists/dicts in an answer
-MAX_NUMBERS = 2_000_000  # numbers in one encoded answer
-MAX_TEXT = 10_000        # characters of a string answer
-
-
-class Budget:
-    """How many numbers an answer may still use (shared over one encode call)."""
-
-    def __init__(self, numbers: int = MAX_NUMBERS):
-        self.numbers = numbers
-
-
-def _array(value: Any, kind: str, dtype: str, budget: Budget) -> dict:
-    import numpy as np
-    data = np.asarray(value)
-    if data.size > budget.numbers:
-        return {"__opaque__": kind, "repr": f"too large: {data.size} numbers"}
-    budget.numbers -= data.size
-    if data.dtype.kind == "c":
-        return {"__opaque__": kind, "repr": f"complex {dtype} values"}
-    try:
-        values = data.astype(np.float64).ravel().tolist()
-    except (TypeError, ValueError):
-        return {"__opaque__": kind, "repr": f"non-numeric {dtype} values"}
-    return {"__nd__": values, "shape": [int(n) for n in data.shape], "dtype": dtype, "kind": kind}
-
-
-def _safe_repr(value: Any, limit: int = 200) -> str:
-    try:
-        text = repr(value)
-    except BaseException:  # a student's __repr__ may raise anything
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def encode(value: Any, depth: int = 0, budget: Budget | None = None) -> Any:
-    """``value`` as JSON-able data: None/bool/int/float/str, or a tagged dict (see module doc)."""
-    budget = budget or Budget()
-    if depth > MAX_DEPTH:
-        return {"__opaque__": type(value).__name__, "repr": "nested too deeply"}
-    if value is None or isinstance(value, bool):
-        return None if value is None else bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)[:MAX_TEXT]
-    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")  # loaded by the student's code, if at all
-    if torch is not None and isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu()
-        try:
-            array = tensor.numpy()
-        except TypeError:  # bfloat16 and other dtypes NumPy lacks
-            array = tensor.float().numpy()
-        out = _array(array, "tensor", str(tensor.dtype), budget)
-        out["requires_grad"] = bool(value.requires_grad)
-        return out
-    if np is not None and isinstance(value, (np.ndarray, np.generic)):
-        kind = "ndarray" if isinstance(value, np.ndarray) else "numpy-scalar"
-        return _array(value, kind, str(value.dtype), budget)
-    if isinstance(value, (list, tuple)):
-        items = [encode(item, depth + 1, budget) for item in list(value)[:100_000]]
-        return {"__seq__": items, "type": "tuple" if isinstance(value, tuple) else "list"}
-    if isinstance(value, dict):
-        pairs = [[encode(k, depth + 1, budget), encode(v, depth + 1, budget)] for k, v in list(value.items())[:10_000]]
-        return {"__map__": pairs}
-    if torch is not None and isinstance(value, torch.nn.Module):  # its weights: a dict name -> tensor
-        try:
-            state = list(torch.nn.Module.state_dict(value, keep_vars=True).items())[:10_000]  # keeps requires_grad
-        except Exception:  # noqa: BLE001 - a student's module may break anything
-            return {"__opaque__": type(value).__name__, "repr": "an nn.Module whose state_dict() fails"}
-        return {"__map__": [[name, encode(t, depth + 1, budget)] for name, t in state], "module": type(value).__name__}
-    return {"__opaque__": type(value).__name__, "repr": _safe_repr(value)}
+from labhelpers.values import MAX_NUMBERS, Budget, encode, safe_repr  # noqa: F401 - the wire's plain values
+from labhelpers.values import decode as decode_plain
 
 
 # ----------------------------------------------------------------------------- decoding (inputs)
@@ -109,7 +38,8 @@ FUNCTIONS = {"poly_trig": _poly_trig}
 MODELS = ("NetFF", "NetCNN", "LeNet", "LeNetModified")   # labhelpers.models
 ARCHITECTURES = ("EfficientNetLiteTiny",)                # built by _architecture (lab 10)
 LAYERS = ("Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
-          "ELU", "Flatten", "Dropout", "MaxPool2d")  # torch.nn classes a __layers__ input may use
+          "ELU", "Flatten", "Dropout", "MaxPool2d", "LogSoftmax", "RNN", "LSTM")  # torch.nn a __layers__ input may use
+OPTIMIZERS = ("SGD", "Adam", "Adagrad", "RMSprop")  # torch.optim classes an __optim__ input may use
 
 
 def build_layers(spec: list, seed: int, stale_grads: bool = False):
@@ -168,21 +98,72 @@ def module_probe(model, spec: dict) -> dict:
     return {"__map__": [["output", encode(output)], ["state", encode(state)]]}
 
 
+def watch_model(model):
+    """Log every forward call of ``model``: was it in training mode, was autograd recording, batch size."""
+    import torch
+    log: list = []
+
+    def hook(module, inputs):
+        first = inputs[0] if inputs else None
+        log.append({"training": bool(module.training), "grad": bool(torch.is_grad_enabled()),
+                    "batch": int(first.shape[0]) if hasattr(first, "shape") and len(first.shape) else None})
+    model.register_forward_pre_hook(hook)
+    model._labkit_log = log
+    return model
+
+
+def watched_optimizer(kind: str, params, **hyper):
+    """A torch.optim optimizer that logs, at every ``step``, the gradient norm it used and the weight norm
+    after it, and every ``zero_grad`` call (how a training loop drove it)."""
+    import torch
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {kind!r}; known: {OPTIMIZERS}")
+
+    class Watched(getattr(torch.optim, kind)):
+        def step(self, closure=None):
+            params = [p for group in self.param_groups for p in group["params"]]
+            with torch.no_grad():
+                grad = sum(float(p.grad.double().norm()) for p in params if p.grad is not None)
+            out = super().step(closure)
+            with torch.no_grad():
+                weight = sum(float(p.double().norm()) for p in params)
+            self._labkit_log.append({"step": len([e for e in self._labkit_log if "step" in e]) + 1,
+                                     "grad_norm": grad, "weight_norm": weight})
+            return out
+
+        def zero_grad(self, set_to_none: bool = True):
+            self._labkit_log.append({"zero_grad": True})
+            return super().zero_grad(set_to_none)
+
+    optimizer = Watched(params, **hyper)
+    optimizer._labkit_log = []
+    return optimizer
+
+
+_DIGITS: dict = {}
+
+
+def digits_loader(split: str, n: int, batch_size: int, shuffle: bool):
+    """A labhelpers TensorLoader of ``n`` real offline MNIST digits (balanced over the classes) of ``split``."""
+    from labhelpers.data import mnist_loaders
+    key = (split, n, batch_size)
+    if key not in _DIGITS:
+        sizes = {"train_size": n, "test_size": 10} if split == "train" else {"train_size": 10, "test_size": n}
+        train, test = mnist_loaders(batch_size, batch_size, source="offline", device="cpu", verbose=False, **sizes)
+        _DIGITS[key] = train if split == "train" else test
+    loader = _DIGITS[key]
+    from labhelpers.data import TensorLoader
+    return TensorLoader(loader.X, loader.y, batch_size, shuffle=shuffle)
+
+
 def decode(data: Any, files_dir: str | None = None) -> Any:
-    """Rebuild a probe input from :func:`encode`'s output (plus ``__fn__`` and ``__file__`` specs)."""
+    """Rebuild a probe input from its wire form: plain values, or one of the specs of the module doc."""
     if isinstance(data, list):
         return [decode(item, files_dir) for item in data]
     if not isinstance(data, dict):
         return data
     if "__nd__" in data:
-        import numpy as np
-        dtype = data["dtype"].replace("torch.", "")
-        array = np.array(data["__nd__"], dtype=np.float64).reshape(data["shape"]).astype(dtype)
-        if data.get("kind") != "tensor":
-            return array if data.get("kind") == "ndarray" else array[()]
-        import torch
-        tensor = torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape)).clone()  # keeps 0-d
-        return tensor.requires_grad_(True) if data.get("requires_grad") else tensor
+        return decode_plain(data)
     if "__seq__" in data:
         items = [decode(item, files_dir) for item in data["__seq__"]]
         return tuple(items) if data.get("type") == "tuple" else items
@@ -199,7 +180,9 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
             fp.write(content)
         return path
     if "__layers__" in data:
-        return build_layers(data["__layers__"], int(data["seed"]), bool(data.get("stale_grads")))
+        model = build_layers(data["__layers__"], int(data["seed"]), bool(data.get("stale_grads")))
+        model.train(bool(data.get("train", True)))
+        return watch_model(model) if data.get("watch") else model
     if "__module__" in data:
         name = data["__module__"]
         if name in MODELS:
@@ -210,8 +193,34 @@ def decode(data: Any, files_dir: str | None = None) -> Any:
         else:
             raise ValueError(f"unknown model {name!r}; known: {MODELS + ARCHITECTURES}")
         model = fill_weights(model, int(data["seed"]), scaled=name in ARCHITECTURES)
-        return model.train() if data.get("train") else model
+        model = model.train() if data.get("train") else model
+        return watch_model(model) if data.get("watch") else model
+    if "__loader__" in data:
+        return digits_loader(str(data["__loader__"]), int(data["n"]), int(data["batch_size"]), bool(data["shuffle"]))
+    if "__optim__" in data:
+        return {"__optim__": data["__optim__"], "arg": int(data["arg"]), "hyper": decode(data["hyper"], files_dir)}
     return {key: decode(value, files_dir) for key, value in data.items()}
+
+
+def seed_everything(seed: int | None) -> None:
+    """Seed torch, NumPy and random with ``seed`` (None: leave them), as both sides do before a seeded call."""
+    if seed is None:
+        return
+    import random
+
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def collect(value: Any, args: list) -> dict:
+    """What a training probe sends back: the function's return value, the logs of the watched arguments
+    (models, optimizers) and the state of every argument that is a model, after the call."""
+    import torch
+    after = [torch.nn.Module.state_dict(a) if isinstance(a, torch.nn.Module) else None for a in args]
+    return {"returned": value, "logs": [getattr(a, "_labkit_log", None) for a in args], "after": after}
 
 
 def _architecture(name: str):
@@ -222,16 +231,20 @@ def _architecture(name: str):
 
 
 def resolve_attrs(args: list) -> list:
-    """Replace each ``{"__attr__": path, "arg": i}`` by ``args[i].get_submodule(path)``: a layer of another argument."""
+    """Replace each input that refers to another argument: ``{"__attr__": path, "arg": i}`` by
+    ``args[i].get_submodule(path)`` (a layer of it), ``{"__optim__": kind, "arg": i, ...}`` by a watched
+    optimizer over ``args[i].parameters()``."""
     out = list(args)
     for index, arg in enumerate(out):
         if isinstance(arg, dict) and set(arg) == {"__attr__", "arg"}:
             out[index] = out[int(arg["arg"])].get_submodule(str(arg["__attr__"]))
+        elif isinstance(arg, dict) and "__optim__" in arg:
+            out[index] = watched_optimizer(str(arg["__optim__"]), out[int(arg["arg"])].parameters(), **arg["hyper"])
     return out
 
 
 def _hashable(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
+    return tuple(_hashable(k) for k in key) if isinstance(key, (list, tuple)) else key
 
 
 def is_finite_number(value: Any) -> bool:

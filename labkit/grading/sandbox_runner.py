@@ -19,7 +19,7 @@ import sys
 import tempfile
 from types import SimpleNamespace
 
-from labkit.grading.codec import decode, encode, module_probe, resolve_attrs
+from labkit.grading.codec import collect, decode, encode, module_probe, resolve_attrs, seed_everything
 from labkit.grading.drivers import drive
 from labkit.grading.guard import Forbidden, Guard, install_audit_hook, package_codes
 from labkit.grading.sandbox_setup import setup
@@ -153,6 +153,7 @@ def call_function(shell, name: str, call: dict, files_dir: str, rules: Forbidden
                            f"{node_class} nodes: keep its cell)"}
     args = resolve_attrs(decode(call.get("args", []), files_dir))
     kwargs = decode(call.get("kwargs", {}), files_dir)
+    seed_everything(call.get("seed"))
     watch = SimpleNamespace(violations=[])  # what the guard found (nothing is watched without rules)
     guard = Guard(rules) if rules is not None else contextlib.nullcontext(watch)
     try:
@@ -169,7 +170,7 @@ def call_function(shell, name: str, call: dict, files_dir: str, rules: Forbidden
         return {"forbidden": ", ".join(watch.violations)}
     if call.get("module"):
         return {"value": value}
-    out = _safe_encode(value)
+    out = _safe_encode(collect(value, args) if call.get("collect") else value)
     try:
         if call.get("mutate"):
             _mutate_first(args)

@@ -25,7 +25,7 @@ import numpy as np
 
 from labhelpers.selfcheck import SMOKE_PARAMETERS
 
-from .codec import decode, encode, module_probe, resolve_attrs
+from .codec import collect, decode, encode, module_probe, resolve_attrs, seed_everything
 from .sandbox import Limits
 
 
@@ -55,6 +55,7 @@ class Model:
     name: str
     seed: int
     train: bool = False
+    watch: bool = False         # log every forward call (training mode, autograd on, batch size)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,30 @@ class Layers:
     spec: tuple
     seed: int
     stale_grads: bool = False   # parameters arrive with noise in .grad, as after an earlier backward pass
+    watch: bool = False         # log every forward call (training mode, autograd on, batch size)
+    train: bool = True          # arrives in training mode (False: in evaluation mode, as after a test())
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A loader input: ``n`` real offline MNIST digits of ``split`` ("train" or "test"), balanced over the
+    classes, as a labhelpers TensorLoader of ``batch_size`` (shuffled with torch's RNG, which the call's
+    ``seed`` fixes on both sides). Exercises that iterate it list "labhelpers.data.TensorLoader" in allowed."""
+
+    split: str
+    n: int
+    batch_size: int
+    shuffle: bool = False
+
+
+@dataclass(frozen=True)
+class Optim:
+    """An optimizer input over the parameters of argument ``arg``: ``torch.optim.<kind>(args[arg].parameters(),
+    **hyper)``, watched: it logs each step's gradient and weight norms and each zero_grad."""
+
+    kind: str
+    arg: int
+    hyper: tuple = ()   # (("lr", 0.01), ("momentum", 0.9)): pairs, so the input stays hashable
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,8 @@ class Call:
     module: dict | None = None  # {"seed", "input"}: the answer is a model class; run it on input
     drive: dict | None = None   # a drivers spec: run the exercise through it instead of calling it; the
                                 # reference is then called as reference(drive_spec, *args)
+    seed: int | None = None     # torch/numpy/random seeded with it right before the call (on both sides)
+    collect: bool = False       # the answer is codec.collect(...): returned value, watched logs, models after
 
 
 @dataclass(frozen=True)
@@ -202,12 +229,16 @@ def wire(value: Any) -> Any:
     if isinstance(value, File):
         return {"__file__": value.name, "base64": base64.b64encode(value.content).decode()}
     if isinstance(value, Model):
-        return {"__module__": value.name, "seed": value.seed, "train": value.train}
+        return {"__module__": value.name, "seed": value.seed, "train": value.train, "watch": value.watch}
     if isinstance(value, Attr):
         return {"__attr__": value.path, "arg": value.arg}
     if isinstance(value, Layers):
         return {"__layers__": [list(layer) for layer in value.spec], "seed": value.seed,
-                "stale_grads": value.stale_grads}
+                "stale_grads": value.stale_grads, "watch": value.watch, "train": value.train}
+    if isinstance(value, Loader):
+        return {"__loader__": value.split, "n": value.n, "batch_size": value.batch_size, "shuffle": value.shuffle}
+    if isinstance(value, Optim):
+        return {"__optim__": value.kind, "arg": value.arg, "hyper": wire(dict(value.hyper))}
     if isinstance(value, (list, tuple)):
         return {"__seq__": [wire(v) for v in value], "type": "tuple" if isinstance(value, tuple) else "list"}
     if isinstance(value, dict):
@@ -227,7 +258,7 @@ def wire_call(call: Call) -> dict:
     if _holds_attr(call.kwargs) or any(not isinstance(arg, Attr) and _holds_attr(arg) for arg in call.args):
         raise ValueError(f"{call.label or call}: Attr inputs work only as positional arguments of their own")
     out = {"args": wire(list(call.args)), "kwargs": wire(dict(call.kwargs)), "mutate": call.mutate,
-           "report_args": call.report_args}
+           "report_args": call.report_args, "seed": call.seed, "collect": call.collect}
     if call.module is not None:
         out["module"] = wire(dict(call.module))
     if call.drive is not None:
@@ -239,13 +270,14 @@ def expected_answer(exercise: Exercise, call: Call, files_dir: str) -> Any:
     """The reference's answer to ``call``, encoded like a student's answer (inputs via the wire too)."""
     args = resolve_attrs(decode(wire(list(call.args)), files_dir))
     kwargs = decode(wire(dict(call.kwargs)), files_dir)
+    seed_everything(call.seed)
     if call.drive is not None:
         value = exercise.reference(decode(wire(dict(call.drive)), files_dir), *args, **kwargs)
     else:
         value = exercise.reference(*args, **kwargs)
     if call.module is not None:
         return module_probe(value, decode(wire(dict(call.module)), files_dir))
-    return encode(value)
+    return encode(collect(value, args) if call.collect else value)
 
 
 def prepare(tests: LabTests, rng: np.random.Generator) -> list[tuple[Exercise, list[Call], list[dict], list[Any]]]:
