@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from .nbfiles import atomic_write, dumps, lab_paths, list_labs
+from .prose import fill
 from labhelpers.selfcheck import inject_parameters, smoke_parameters
 
 SMOKE_RESULTS = "results/smoke"  # where smoke runs (tests, CI) write: never make run's results/
@@ -37,7 +38,10 @@ def execute_solution(root: Path, name: str, out_path: Path | None, parameters: d
     papermill.execute_notebook(str(solution), str(out_path) if out_path else None,
                                parameters=parameters or {}, cwd=str(root), kernel_name="python3",
                                progress_bar=False, execution_timeout=timeout)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if out_path is not None:  # the executed copy's prose says what this run printed
+        atomic_write(Path(out_path), dumps(fill(nbformat.read(out_path, as_version=4))))
+    return seconds
 
 
 def execute_inplace(root: Path, name: str, timeout: int = CELL_TIMEOUT) -> float:

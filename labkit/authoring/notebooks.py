@@ -13,6 +13,7 @@ from labhelpers.selfcheck import PARAMETERS_TAG
 
 from .colab import apply_colab_header, colab_header_sources, header_current
 from .leaks import HINT_MAX_RUN, hint_overlap, regions
+from .prose import fill, prose_problems
 from .nbfiles import (SOLUTION_SUFFIX, STUDENT_SUFFIX, NotebookError, atomic_write, dumps, lab_paths, list_labs,
                       read, sha256, tags)
 
@@ -112,6 +113,7 @@ def _solution_regions(solution, lab: str, filename: str):
 def make_student(solution, root: str | Path, name: str):
     """Return (student notebook, removed solution lines) built from the ``solution`` notebook of ``name``."""
     sol_path, stu_path = lab_paths(root, name)
+    solution = fill(solution)  # prose placeholders get the values of the solution's stored run
     student = copy.deepcopy(solution)
     student.metadata.pop("labkit", None)
     removed_all: list[str] = []
@@ -196,7 +198,7 @@ def check_notebooks(root: str | Path) -> list[str]:
             continue
         if not any(PARAMETERS_TAG in tags(c) for c in solution.cells):
             problems.append(f"{sol_path}: no cell tagged 'parameters'; tag the cell holding SMOKE, EPOCHS, ...")
-        problems += hint_problems(solution, sol_path.name)
+        problems += hint_problems(solution, sol_path.name) + prose_problems(solution, sol_path.name)
         if not stu_path.is_file():
             problems.append(f"{stu_path}: missing; run python -m labkit student {name}")
             continue
