@@ -82,9 +82,8 @@ class LeNetModified(nn.Module):
         self.bn3 = nn.BatchNorm1d(500)
         self.dropout1 = nn.Dropout(p=p_drop)
         self.fc2 = nn.Linear(500, 10)
-        for m in self.modules():  # the slide's init_weights, applied at construction
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
-                nn.init.kaiming_uniform_(m.weight, mode="fan_in")
+        for layer in (self.conv1, self.conv2, self.fc1, self.fc2):  # Kaiming-uniform (fan_in), as on the slide
+            nn.init.kaiming_uniform_(layer.weight, mode="fan_in")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(self.prelu(self.bn1(self.conv1(x))), 2)   # (B, 20, 12, 12)

@@ -4,8 +4,8 @@
 the lab's self-checks that cannot compare with a library routine (:mod:`labhelpers.checks.store`).
 They are made here, from the solution notebook itself: it runs in smoke mode with recording switched
 on (a cell after the parameters cell), its own check cells hand the solution's answers to the store,
-and a last cell writes them. ``python -m labkit student`` re-records a lab whose code changed;
-``python -m labkit check`` reports a file that is missing or older than its solution.
+and a last cell writes them. ``python -m labkit student`` re-records a lab whose code or check module changed;
+``python -m labkit check`` reports a file that is missing or older than its solution or its checks.
 """
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ def code_sha256(nb) -> str:
     return sha256(json.dumps([c.source for c in nb.cells if c.cell_type == "code"], ensure_ascii=False))
 
 
+def check_module_sha256(root: str | Path, name: str) -> str:
+    """sha256 of the lab's public check module (its cases decide what is recorded), "" if it has none."""
+    lab = lab_paths(root, name)[0].name[: -len("_solution.ipynb")]
+    path = Path(root) / "labhelpers" / "checks" / f"{lab.split('_', 1)[1]}.py"
+    return sha256(path.read_text(encoding="utf-8")) if path.is_file() else ""
+
+
 def expected_path(root: str | Path, name: str) -> Path:
     """``root/labhelpers/checks/expected/<lab>.json``."""
     return Path(root) / EXPECTED_DIR / f"{lab_paths(root, name)[0].name[: -len('_solution.ipynb')]}.json"
@@ -40,11 +47,13 @@ def expected_problem(root: str | Path, name: str) -> str | None:
     if not path.is_file():
         return f"{path}: missing; run python -m labkit student {name}"
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("code_sha256")
+        recorded = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         return f"{path}: not valid JSON; run python -m labkit student {name}"
-    if recorded != code_sha256(read(lab_paths(root, name)[0])):
+    if recorded.get("code_sha256") != code_sha256(read(lab_paths(root, name)[0])):
         return f"{path}: older than the solution's code; run python -m labkit student {name}"
+    if recorded.get("checks_sha256") != check_module_sha256(root, name):
+        return f"{path}: older than the lab's check module; run python -m labkit student {name}"
     return None
 
 
@@ -83,7 +92,8 @@ def record_answers(root: str | Path, name: str, timeout: int = 900) -> dict:
     if data.get("lab") not in ("", lab):
         raise NotebookError(f"{solution_path.name}: its checks recorded answers of lab {data['lab']!r}; each lab "
                             "imports only its own check module")
-    data.update(lab=lab, generated_from=solution_path.name, code_sha256=code_sha256(solution))
+    data.update(lab=lab, generated_from=solution_path.name, code_sha256=code_sha256(solution),
+                checks_sha256=check_module_sha256(root, name))
     return data
 
 

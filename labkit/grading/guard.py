@@ -26,6 +26,7 @@ from __future__ import annotations
 import dis
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import threading
@@ -90,7 +91,7 @@ def package_codes(package: str) -> dict[tuple, str]:
             except (OSError, SyntaxError, ValueError):
                 continue
             for code in _codes(top):
-                if code is not top:
+                if code.co_flags & inspect.CO_OPTIMIZED:  # functions only: a class body runs at import time
                     found.setdefault(fingerprint(code), f"{module}.{code.co_qualname}")
     return found
 
@@ -119,8 +120,8 @@ class Forbidden:
         self.methods: dict[str, list] = {}       # __name__ -> [(class, name)]: C methods of a class (Tensor.softmax)
         self.allowed: dict[tuple, str] = {}
         self.unresolved: list[str] = []
-        for path in forbidden:
-            if "." in path.strip("."):
+        for path in sorted(forbidden, key=lambda p: p.startswith("torch.ops.")):  # torch.ops.<lib> exists once <lib>
+            if "." in path.strip("."):                                           # is imported: those come last
                 self._add(path)
         for fp, name in labhelpers_codes.items():
             if name not in EXEMPT_FUNCTIONS and not any(name == m or name.startswith(m + ".") for m in EXEMPT_MODULES):
@@ -156,11 +157,9 @@ class Forbidden:
             self.unresolved.append(path)
             return
         if isinstance(obj, types.ModuleType) or isinstance(obj, type):
-            members = vars(obj).items()
-            for name, value in list(members):
-                if isinstance(obj, types.ModuleType) and getattr(value, "__module__", obj.__name__) != obj.__name__ \
-                        and not callable(value):
-                    continue
+            for name, value in list(vars(obj).items()):
+                if isinstance(obj, types.ModuleType) and getattr(value, "__module__", None) != obj.__name__:
+                    continue  # a module's own functions and classes only, not what it imported
                 if callable(value) or isinstance(value, (staticmethod, classmethod)):
                     self._add_object(value, f"{path}.{name}")
             self._add_object(obj, path)
@@ -169,6 +168,9 @@ class Forbidden:
 
     def _add_object(self, obj: Any, name: str) -> None:
         self.objects[id(obj)] = (obj, name)
+        if type(obj).__name__ == "OpOverloadPacket":  # torch.ops.lib.op: its overloads (.default, ...) too
+            for overload in obj.overloads():
+                self._add_object(getattr(obj, overload), f"{name}.{overload}")
         for code in self._python_codes(obj):
             self.codes[fingerprint(code)] = name
         owner = getattr(obj, "__self__", None)
@@ -208,7 +210,7 @@ class Guard:
         if fp in self.rules.allowed:
             verdict = "allowed"
         elif fp in self.rules.codes and not _written_in_a_cell(code.co_filename) and (
-                len(fp[0]) >= MIN_COPY_OPS or "labhelpers" in code.co_filename or "site-packages" in code.co_filename):
+                len(fp[0]) >= MIN_COPY_OPS or f"{os.sep}labhelpers{os.sep}" in code.co_filename):
             verdict = self.rules.codes[fp]  # the helper itself, or a copy of it made outside the notebook's cells
         self._verdicts[id(code)] = (code, verdict)
         return verdict

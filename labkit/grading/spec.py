@@ -300,7 +300,7 @@ def forbidden_uses(cells: list[str], exercise: Exercise) -> list[str]:
     """Forbidden names used inside ``def <function>`` (or its class) in any cell, and names anywhere in the
     notebook that switch off the grader's run-time checks (guard.TAMPER_NAMES); [] if none."""
     from .guard import TAMPER_NAMES
-    names = {entry.rsplit(".", 1)[-1] for entry in exercise.forbidden if entry.strip(".")}
+    names = {entry.rsplit(".", 1)[-1] for entry in exercise.forbidden if entry.strip(".")} - {exercise.function}
     attributes = names | {entry for entry in exercise.forbidden if entry.startswith(".")}
     found = set()
     for source in cells:
