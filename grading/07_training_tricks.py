@@ -189,15 +189,29 @@ def _dropout_properties(call: Call, response: dict) -> str | None:
     return None
 
 
+# What each exercise asks students to write themselves (the run-time guard fails any call into these).
+MOMENTUM_FORBIDDEN = ("torch.optim.SGD", "torch.optim.sgd.sgd", "torch.optim._functional.sgd",
+                      "torch.optim.sgd._single_tensor_sgd", "torch.optim.sgd._multi_tensor_sgd",
+                      "torch.optim.sgd._fused_sgd")
+ADAGRAD_FORBIDDEN = ("torch.optim.Adagrad", "torch.optim.adagrad.adagrad", "torch.optim._functional.adagrad",
+                     "torch.optim.adagrad._single_tensor_adagrad", "torch.optim.adagrad._multi_tensor_adagrad",
+                     "torch.optim.adagrad._fused_adagrad")
+DROPOUT_FORBIDDEN = ("torch.nn.functional.dropout", "torch.nn.functional.dropout1d", "torch.nn.functional.dropout2d",
+                     "torch.nn.functional.dropout3d", "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d",
+                     "torch.nn.Dropout3d", "torch.dropout", "torch.dropout_",
+                     "torch.feature_dropout", "torch.feature_dropout_", "torch.native_dropout", "torch._fused_dropout",
+                     "torch.ops.aten.dropout", "torch.ops.aten.native_dropout")
+# init_weights forbids nothing: the slide (and the exercise) fill the weight with nn.init.kaiming_uniform_.
+
 EXERCISES = [
     Exercise("momentum_step", 2, "Follow the slide's order: first the new velocity, which keeps beta times the old "
              "one and moves against the gradient by lr times it; then move W by that NEW velocity. Return both new "
              "tensors (W, V); it must work for tensors of any shape.", _momentum_probes, _momentum_reference,
-             forbidden=(".optim", "SGD")),
+             forbidden=MOMENTUM_FORBIDDEN),
     Exercise("adagrad_step", 2, "First add the element-wise square of the gradient to the running sum n; then step "
              "against the gradient with lr divided by the square root of (the updated n plus eps), using the eps you "
              "are given, inside the root as on the slide. Return (W, n).", _adagrad_probes, _adagrad_reference,
-             forbidden=(".optim", "Adagrad")),
+             forbidden=ADAGRAD_FORBIDDEN),
     Exercise("init_weights", 2, "Act only when the module is an nn.Linear or an nn.Conv2d, and then re-initialise "
              "its weight in place with the slide's Kaiming (He) UNIFORM initialisation computed from fan_in (the "
              "inputs feeding one output unit: for a convolution, in_channels times the kernel area); every other "
@@ -206,5 +220,5 @@ EXERCISES = [
     Exercise("dropout", 2, "With training=False give X back unchanged. When training, drop every value "
              "independently with probability p, with a fresh random mask at each call, and multiply the values you "
              "keep by 1 / (1 - p) so that the expected value stays the same.", _dropout_probes, _dropout_reference,
-             compare=_same_shape, verify=_dropout_properties, forbidden=("Dropout", ".dropout")),
+             compare=_same_shape, verify=_dropout_properties, forbidden=DROPOUT_FORBIDDEN),
 ]

@@ -1,13 +1,16 @@
 """Hidden tests of lab 08 (recurrent networks: character data, the RNN cell and its loop, LSTM windows).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader
-(the RNN ones are PyTorch's own nn.RNNCell / nn.RNN with the probe's weights copied in).
+(the RNN ones are PyTorch's own nn.RNNCell / nn.RNN with the probe's weights copied in, the windows NumPy's
+sliding_window_view, the character tables below).
 """
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn as nn
+from numpy.lib.stride_tricks import sliding_window_view
 
-from labhelpers.checks.recurrent_networks import reference_char_data, reference_windows
 from labkit.grading.spec import Call, Exercise
 from labkit.grading.verdict import compare, describe, is_integer, kind
 
@@ -19,6 +22,14 @@ ARRAYS = ("tensor", "ndarray")
 
 
 # ----------------------------------------------------------------------------- exercise 1
+def reference_char_data(sample: str) -> tuple[list[str], dict[str, int], list[int], list[int]]:
+    """(idx2char, char2idx, x_idx, y_idx): characters in order of first appearance, input/target shifted by one."""
+    idx2char = list(dict.fromkeys(sample))
+    char2idx = {c: i for i, c in enumerate(idx2char)}
+    sample_idx = [char2idx[c] for c in sample]
+    return idx2char, char2idx, sample_idx[:-1], sample_idx[1:]
+
+
 def _char_probes(rng):
     def text(n, k):
         return "".join(rng.choice(rng.choice(CHARS, k, replace=False), n))
@@ -113,6 +124,13 @@ def _pair(names):
 
 
 # ----------------------------------------------------------------------------- exercise 4
+def reference_windows(series: Any, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """X (N, window, 1) of consecutive values and y (N,) the value after each window; N = len - window:
+    NumPy's runs of window + 1 values, the first ``window`` the input, the last the target."""
+    runs = sliding_window_view(np.asarray(series, dtype=float), window + 1)   # (N, window + 1)
+    return runs[:, :-1, None].copy(), runs[:, -1].copy()
+
+
 def _window_probes(rng):
     cases = [(int(rng.integers(8, 41)), None), (int(rng.integers(10, 61)), int(rng.integers(2, 9))),
              (int(rng.integers(3, 21)), 1)]
@@ -122,22 +140,30 @@ def _window_probes(rng):
             for n, w in cases]
 
 
+# What the exercises ask students to write themselves (the run-time guard fails any call into these).
+# char_data forbids nothing: no library routine builds the tables (the solution uses dict.fromkeys).
+RNN_FORBIDDEN = ("torch.nn.RNNCell", "torch.nn.RNN", "torch.rnn_tanh_cell", "torch.rnn_tanh", "torch._VF.rnn_tanh_cell",
+                 "torch._VF.rnn_tanh", "torch.ops.aten.rnn_tanh_cell", "torch.ops.aten.rnn_tanh")
+WINDOWS_FORBIDDEN = ("numpy.lib.stride_tricks.sliding_window_view", "numpy.lib.stride_tricks.as_strided",
+                     "torch.Tensor.unfold", "torch.as_strided", "torch.Tensor.as_strided", "torch.nn.functional.unfold",
+                     "torch.nn.Unfold", "scipy.linalg.hankel")
+
 EXERCISES = [
     Exercise("char_data", 2, "list each distinct character once, in the order it first appears (a set forgets "
              "that order), numbered from 0; the inputs are the indices of every character but the last, the targets "
              "those of every character but the first; return the four values as a tuple",
-             _char_probes, reference_char_data, compare=_char_compare, forbidden=("reference_char_data",)),
+             _char_probes, reference_char_data, compare=_char_compare),
     Exercise("rnn_cell", 2, "add the input's contribution (through the transposed input weights, plus b_ih) and the "
              "previous state's (through the transposed recurrent weights, plus b_hh), then squash with tanh; weights "
              "are stored (hidden, input) as in nn.RNN; the result is a tensor (batch, hidden)",
-             _cell_probes, _cell_reference, atol=1e-5, rtol=1e-4, forbidden=("RNNCell", "RNN", "rnn_tanh_cell")),
+             _cell_probes, _cell_reference, atol=1e-5, rtol=1e-4, forbidden=RNN_FORBIDDEN),
     Exercise("rnn_forward", 2, "start from h0 and apply the cell once per time step with the same weights, each new "
              "state feeding the next step; stack all the states along dim 1 (batch, time, hidden) and also return "
              "the last one (batch, hidden); any batch size and number of steps, one included",
              _forward_probes, _forward_reference, compare=_pair(("outputs", "h_T")),
-             forbidden=("RNN", "RNNCell", "rnn_tanh", "rnn_tanh_cell")),
+             forbidden=RNN_FORBIDDEN),
     Exercise("make_windows", 2, "window j is the `window` consecutive values starting at position j and its target "
              "is the value right after it, so there are len(series) - window windows; X has a last axis of size 1, "
              "y one value per window; use the window argument (default 5)",
-             _window_probes, reference_windows, compare=_pair(("X", "y")), forbidden=("reference_windows",)),
+             _window_probes, reference_windows, compare=_pair(("X", "y")), forbidden=WINDOWS_FORBIDDEN),
 ]

@@ -1,7 +1,7 @@
 """Hidden tests of lab 09 (GAN on MNIST: the generator's two gradients, the slides' init, D's and G's costs).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader (the
-costs as binary cross-entropies from labhelpers.checks.gan_mnist, the gradients by autograd in float64).
+costs as PyTorch's binary cross-entropies, the gradients by autograd in float64).
 
 Exercise 2, ``glorot_init(layer)``, fills an ``nn.Linear`` in place at random and returns None, so it is
 graded by properties: it gets large seeded layers (``Layers``) whose fan_in and fan_out differ a lot, they
@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labhelpers.checks.gan_mnist import reference_discriminator_loss, reference_generator_loss
 from labkit.grading.spec import Call, Exercise, Layers
 from labkit.grading.verdict import as_array, ignore_answer, kind, layer_states
 
@@ -108,6 +107,17 @@ def _glorot_properties(call: Call, response: dict) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercises 3 and 4
+def reference_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """The slides' cost_D = -mean(log D(x) + log(1 - D(G(z)))), as BCE with labels 1 (real) and 0 (fake)."""
+    return (F.binary_cross_entropy(d_real, torch.ones_like(d_real))
+            + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake)))
+
+
+def reference_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """The slides' non-saturating cost_G = -mean(log D(G(z))), as BCE with the label 1 ('real')."""
+    return F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
+
+
 RANGES = [((0.02, 0.98), (0.02, 0.98)), ((0.9, 0.9999), (1e-4, 0.05)), ((1e-3, 0.1), (0.9, 0.999))]
 # (D(x), D(G(z))) ranges: anywhere; early training (D sure of itself, where the saturating cost is flat); a fooled D
 
@@ -150,22 +160,39 @@ def _connected(call: Call, response: dict) -> str | None:
     return None
 
 
+# What the exercises ask students to write themselves (the run-time guard fails any call into these).
+# Autograd's reverse mode in all its forms (torch.autograd.grad, .backward(), torch.func.grad, the functional
+# jacobians) ends in _engine_run_backward: forbidding it (rather than torch.autograd.grad, whose last name would
+# make the source check refuse any variable called `grad`) catches them all; forward mode is listed by name.
+AUTOGRAD_FORBIDDEN = ("torch.autograd.graph._engine_run_backward", "torch.autograd.backward", "torch.Tensor.backward",
+                      "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
+                      "torch.autograd.functional.jvp", "torch.autograd.forward_ad.make_dual",
+                      "torch.autograd.forward_ad.unpack_dual", "torch.func.vjp", "torch.func.jvp", "torch.func.jacrev",
+                      "torch.func.jacfwd", "torch.func.grad_and_value")
+# glorot_init: kaiming_normal_(mode='fan_in', nonlinearity='relu') draws exactly the slides' N(0, sqrt(2 / fan_in)).
+# The costs: PyTorch's binary cross-entropies (and the logistic soft-margin loss, the same on logits).
+BCE_FORBIDDEN = ("torch.nn.functional.binary_cross_entropy", "torch.nn.functional.binary_cross_entropy_with_logits",
+                 "torch.nn.BCELoss", "torch.nn.BCEWithLogitsLoss", "torch.binary_cross_entropy_with_logits",
+                 "torch._C._nn.binary_cross_entropy", "torch.ops.aten.binary_cross_entropy",
+                 "torch.ops.aten.binary_cross_entropy_with_logits", "torch.nn.functional.soft_margin_loss",
+                 "torch.nn.SoftMarginLoss", "torch._C._nn.soft_margin_loss")
+
 EXERCISES = [
     Exercise("logit_gradients", 2, "write D = sigmoid(a), differentiate each cost with the chain rule "
              "(dD/da = D (1 - D)) and simplify; compute both elementwise from a, without autograd, and return "
              "(saturating, non-saturating) in that order, each shaped like a",
-             _logit_probes, _logit_reference, atol=1e-6, rtol=1e-5, forbidden=("autograd", "backward", ".grad")),
+             _logit_probes, _logit_reference, atol=1e-6, rtol=1e-5, forbidden=AUTOGRAD_FORBIDDEN),
     Exercise("glorot_init", 2, "Work in place on the layer you are given: its weight gets fresh numbers from a "
              "normal distribution with mean 0 and the slides' standard deviation, one over the square root of half "
              "the layer's fan_in (its number of INPUTS; mind how PyTorch orders a weight's dimensions), and every "
              "bias becomes exactly 0.", _glorot_probes, _glorot_reference, compare=ignore_answer,
-             verify=_glorot_properties),
+             verify=_glorot_properties, forbidden=("torch.nn.init.kaiming_normal_",)),
     Exercise("discriminator_loss", 2, "the slides' cost_D: minus the batch mean of log D(x) + log(1 - D(G(z))) "
              "(real images should get 1, fakes 0); average, do not sum, and return a scalar torch tensor connected "
              "to d_real and d_fake", _discriminator_probes, reference_discriminator_loss, atol=1e-5, rtol=1e-5,
-             verify=_connected, forbidden=("reference_discriminator_loss",)),
+             verify=_connected, forbidden=BCE_FORBIDDEN),
     Exercise("generator_loss", 2, "the slides' NON-saturating cost_G: minus the batch mean of log D(G(z)), not the "
              "min-max log(1 - D(G(z))) that barely moves while D(G(z)) is near 0; average over the batch and return "
              "a scalar torch tensor connected to d_fake", _generator_probes, reference_generator_loss,
-             atol=1e-5, rtol=1e-5, verify=_connected, forbidden=("reference_generator_loss",)),
+             atol=1e-5, rtol=1e-5, verify=_connected, forbidden=BCE_FORBIDDEN),
 ]

@@ -6,11 +6,13 @@ EfficientNet-Lite0's anatomy at a quarter of its width, so extract_features, _bl
 _fc are all there); Attr(0, path) hands over a layer of that same model; a model answer comes back as its
 parameters with their requires_grad flags.
 """
+import copy
+
 import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from labhelpers.checks.transfer_learning import (reference_capture_activation, reference_finetuning, reference_model_input,
-                                       reference_pooled_features)
 from labkit.grading.codec import decode, encode
 from labkit.grading.spec import Attr, Call, Exercise, Model, wire
 from labkit.grading.verdict import as_array, compare, describe, kind
@@ -18,6 +20,59 @@ from labkit.grading.verdict import as_array, compare, describe, kind
 LAB = "10_transfer_learning"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 300, "notebook_timeout": 900}
+
+
+# ----------------------------------------------------------------------------- references
+def reference_model_input(X: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 3, size, size): [0, 1], bilinear resize, grey to RGB, (x - 0.5) / 0.5."""
+    x = X.float().div(255.0).unsqueeze(1)                                             # (N, 1, 28, 28)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)     # (N, 1, size, size)
+    return ((x - 0.5) / 0.5).repeat(1, 3, 1, 1)                                       # (N, 3, size, size)
+
+
+def reference_capture_activation(model: nn.Module, layer: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """``layer``'s output while ``model(X)`` runs, by a forward hook removed afterwards."""
+    captured = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: captured.update(out=output.detach()))
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        handle.remove()
+    return captured["out"]
+
+
+def reference_pooled_features(net: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """Global average of ``net.extract_features(X)`` in eval mode: (N, C)."""
+    net.eval()
+    with torch.no_grad():
+        return net.extract_features(X).mean(dim=(2, 3))          # (N, C, h, w) -> (N, C)
+
+
+def reference_finetuning(net: nn.Module, n_blocks: int, num_classes: int) -> nn.Module:
+    """A copy of ``net`` with a new ``_fc``; only the last n_blocks, _conv_head, _bn1, _fc train."""
+    model = copy.deepcopy(net)
+    model._fc = nn.Linear(model._fc.in_features, num_classes)
+    model.requires_grad_(False)
+    for module in [*model._blocks[len(model._blocks) - n_blocks:], model._conv_head, model._bn1, model._fc]:
+        module.requires_grad_(True)
+    return model
+
+
+# What computes exercise 1's answer for the student ("without torchvision's helpers"): torchvision's
+# conversion, resize, grey-to-RGB and normalisation, v2 and v1 (the transform classes call them). Resizing is
+# caught in the functions every resize reaches (resize_image, _compute_resized_output_size): naming `resize`
+# itself would make the source check refuse PIL's image.resize, which the exercise allows. F.interpolate is the
+# intended tool; labhelpers' Preprocess is forbidden by default, like every labhelpers function.
+TRANSFORM_HELPERS = tuple(f"torchvision.transforms.v2.functional.{name}" for name in (
+    "to_dtype", "to_dtype_image", "convert_image_dtype", "resize_image", "_geometry._compute_resized_output_size",
+    "_geometry._resize_image_pil", "grayscale_to_rgb", "grayscale_to_rgb_image", "normalize", "normalize_image")) + tuple(
+    f"torchvision.transforms.functional.{name}" for name in (
+        "to_tensor", "convert_image_dtype", "_compute_resized_output_size", "normalize", "to_grayscale",
+        "rgb_to_grayscale"))
+# What computes exercise 2's answer without a hook of the student's: torchvision's feature extractors.
+FEATURE_EXTRACTORS = ("torchvision.models.feature_extraction.create_feature_extractor",
+                      "torchvision.models._utils.IntermediateLayerGetter")
 
 
 def _input_probes(rng):
@@ -126,10 +181,10 @@ EXERCISES = [
     Exercise("to_model_input", 2, "Scale the uint8 values to [0, 1] as floats, add a channel dimension, resize "
              "bilinearly to size x size, copy the grey channel into three (RGB), then map [0, 1] to [-1, 1] with "
              "(x - 0.5) / 0.5, leaving X itself untouched.", _input_probes, reference_model_input,
-             compare=_input_compare, verify=_x_unchanged),
+             compare=_input_compare, verify=_x_unchanged, forbidden=TRANSFORM_HELPERS),
     Exercise("capture_activation", 2, "Register a forward hook on layer that stores its output, run model(X) "
              "without gradients, remove the hook (also when the model raises), and return what the hook stored.",
-             _capture_probes, reference_capture_activation, **TOLERANCE),
+             _capture_probes, reference_capture_activation, **TOLERANCE, forbidden=FEATURE_EXTRACTORS),
     Exercise("pooled_features", 2, "Put net in eval mode (BatchNorm uses its running statistics, no dropout), run "
              "net.extract_features(X) without gradients and average over the two spatial dimensions: (N, C).",
              _pooled_probes, reference_pooled_features, **TOLERANCE),

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torchvision.ops as ops
 
-from labhelpers.checks.architectures_detection import ReferenceInception, reference_basic_block, reference_bottleneck
 from labkit.grading.codec import decode, fill_weights
 from labkit.grading.spec import Call, Exercise
 from labkit.grading.verdict import as_array, describe, kind
@@ -21,6 +21,64 @@ from labkit.grading.verdict import as_array, describe, kind
 LAB = "11_architectures_detection"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 300, "notebook_timeout": 900}
+
+
+# ----------------------------------------------------------------------------- references
+class ReferenceInception(nn.Module):
+    """GoogLeNet's Inception module as in the paper: conv (with bias) + ReLU in each of four branches."""
+
+    def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) -> None:
+        super().__init__()
+        self.b1 = nn.Sequential(nn.Conv2d(in_channels, ch1x1, 1), nn.ReLU())
+        self.b2 = nn.Sequential(nn.Conv2d(in_channels, ch3x3red, 1), nn.ReLU(),
+                                nn.Conv2d(ch3x3red, ch3x3, 3, padding=1), nn.ReLU())
+        self.b3 = nn.Sequential(nn.Conv2d(in_channels, ch5x5red, 1), nn.ReLU(),
+                                nn.Conv2d(ch5x5red, ch5x5, 5, padding=2), nn.ReLU())
+        self.b4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(in_channels, pool_proj, 1),
+                                nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], dim=1)
+
+
+def _downsample(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
+    """The shortcut's 1x1 conv + BatchNorm when the shape changes, else None (identity shortcut)."""
+    if stride == 1 and in_channels == out_channels:
+        return None
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                         nn.BatchNorm2d(out_channels))
+
+
+def reference_basic_block(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """torchvision's ResNet BasicBlock with the shortcut the slides draw."""
+    from torchvision.models.resnet import BasicBlock
+    return BasicBlock(in_channels, out_channels, stride, _downsample(in_channels, out_channels, stride))
+
+
+def reference_bottleneck(in_channels: int, mid_channels: int, stride: int, stride_on_3x3: bool) -> nn.Module:
+    """torchvision's ResNet Bottleneck (1x1, 3x3, 1x1 to 4 x mid_channels)."""
+    from torchvision.models.resnet import Bottleneck
+    block = Bottleneck(in_channels, mid_channels, stride, _downsample(in_channels, 4 * mid_channels, stride))
+    if not stride_on_3x3:  # the paper's ResNet (v1): stride on the first 1x1, torchvision's (v1.5) on the 3x3
+        block.conv1.stride, block.conv2.stride = (stride, stride), (1, 1)
+    return block
+
+
+# What the exercises ask students to write themselves. torchvision's blocks are forbidden by their forward
+# methods: whoever uses one runs its forward, and naming the classes would also make the source check refuse a
+# student's own `super(Inception, self).__init__()`. ops.box_iou stays allowed in nms (the solution uses it).
+TORCHVISION_INCEPTION = ("torchvision.models.googlenet.Inception.forward",
+                         "torchvision.models.googlenet.Inception._forward")
+BOX_IOU = ("torchvision.ops.box_iou", "torchvision.ops.boxes._box_inter_union", "torchvision.ops.generalized_box_iou",
+           "torchvision.ops.distance_box_iou", "torchvision.ops.complete_box_iou", "torchvision.ops.boxes._box_diou_iou")
+NMS = ("torchvision.ops.nms", "torchvision.ops.batched_nms", "torchvision.ops.boxes._batched_nms_vanilla",
+       "torchvision.ops.boxes._batched_nms_coordinate_trick", "torch.ops.torchvision.nms",
+       "torch.ops.torchvision.nms.default")   # torchvision first: resolving it registers the torch.ops
+ROI_POOL = ("torchvision.ops.roi_pool.roi_pool", "torchvision.ops.RoIPool", "torch.ops.torchvision.roi_pool",
+            "torch.ops.torchvision.roi_pool.default",
+            # adaptive max pooling has exactly RoI pooling's bins on a window: it would skip the exercise's step 3
+            "torch.nn.functional.adaptive_max_pool2d_with_indices", "torch.nn.functional._adaptive_max_pool2d",
+            "torch.nn.AdaptiveMaxPool2d", "torch._C._nn.adaptive_max_pool2d")
 
 
 def _i(rng, low, high):
@@ -165,28 +223,30 @@ EXERCISES = [
              "and a ReLU; 1x1 reductions before the 3x3 and 5x5, a stride-1 3x3 max pool before the last 1x1.",
              lambda rng: _module_calls(rng, "Inception", [(_i(rng, 2, 12), *(_i(rng, 1, 8) for _ in range(6)))
                                                           for _ in range(3)]),
-             ReferenceInception, compare=_any, verify=_same_module(ReferenceInception)),
+             ReferenceInception, compare=_any, verify=_same_module(ReferenceInception), forbidden=TORCHVISION_INCEPTION),
     Exercise("BasicBlock", 2, "Two bias-free 3x3 convs with BatchNorm (stride on the first, ReLU between), plus the "
              "shortcut, then ReLU; a strided 1x1 conv with BatchNorm replaces the identity when the shape changes.",
              lambda rng: _module_calls(rng, "BasicBlock", [(c := _i(rng, 2, 10), c), (c, c + _i(rng, 1, 6)),
                                                            (c, _i(rng, c - 1, c), 2)]),
              lambda i, o, stride=1: reference_basic_block(i, o, stride), compare=_any,
-             verify=_same_module(lambda i, o, stride=1: reference_basic_block(i, o, stride))),
+             verify=_same_module(lambda i, o, stride=1: reference_basic_block(i, o, stride)),
+             forbidden=("torchvision.models.resnet.BasicBlock.forward",)),
     Exercise("Bottleneck", 2, "1x1 reduce, 3x3 with the stride, 1x1 expand to 4 x mid_channels, each bias-free with "
              "BatchNorm and ReLU but the last; plus the shortcut (as in BasicBlock), then ReLU.",
              lambda rng: _module_calls(rng, "Bottleneck", [(4 * (m := _i(rng, 1, 4)), m), (_i(rng, 3, 4) * m, m, 2),
                                                            (_i(rng, 2, 12), _i(rng, 1, 4), 1)]),
              lambda i, m, stride=1: reference_bottleneck(i, m, stride, True), compare=_any,
              verify=_same_module(*(lambda i, m, stride=1, on=on: reference_bottleneck(i, m, stride, on)
-                                   for on in (1, 0)))),  # the stride on the 3x3 (torchvision) or the first 1x1 (paper)
+                                   for on in (1, 0))),  # the stride on the 3x3 (torchvision) or the first 1x1 (paper)
+             forbidden=("torchvision.models.resnet.Bottleneck.forward",)),
     Exercise("iou", 2, "An (N, M) matrix over all pairs: the intersection spans from the larger top-left to the "
              "smaller bottom-right corner, its sides clamped at 0 (apart or touching: 0), divided by the union.",
-             _iou_probes, ops.box_iou, atol=1e-5, rtol=1e-4),
+             _iou_probes, ops.box_iou, atol=1e-5, rtol=1e-4, forbidden=BOX_IOU),
     Exercise("nms", 2, "From the highest score down: keep the best remaining box, drop every remaining box whose IoU "
              "with it is strictly above the threshold (dropped boxes drop nothing); kept indices, best first.",
-             _nms_probes, ops.nms, compare=_any, verify=_nms_verify),
+             _nms_probes, ops.nms, compare=_any, verify=_nms_verify, forbidden=NMS),
     Exercise("roi_pool", 2, "Scale the corners, round halves away from zero; the region includes its last row and "
              "column; bin i spans floor(i * bin) to ceil((i + 1) * bin) from its start, clipped; max per channel, "
              "0 for an empty bin.", _roi_probes,
-             lambda features, boxes, size, scale: ops.roi_pool(features[None], [boxes], size, scale)),
+             lambda features, boxes, size, scale: ops.roi_pool(features[None], [boxes], size, scale), forbidden=ROI_POOL),
 ]

@@ -1,47 +1,32 @@
-"""Self-checks for lab 08 (recurrent networks): character data, the RNN cell and loop, LSTM windows.
+"""Self-checks of lab 08 (recurrent networks): character data, the RNN cell and loop, LSTM windows.
 
-The RNN checks copy the weights of a freshly made ``nn.RNNCell`` / ``nn.RNN`` (private seed) into
-the student's function and compare the outputs with PyTorch's. The data checks run the slides'
-examples ("hihello", " My name is Joongheon Kim.", the 5-step sequences) plus random strings and
-series, so a hard-coded answer fails.
+No check holds an implementation of its exercise. The RNN checks copy NumPy-seeded weights into
+PyTorch's ``nn.RNNCell`` / ``nn.RNN`` and the student's function and compare the outputs; the window
+check compares with NumPy's ``sliding_window_view``; the character check compares with the answers the
+solution notebook gave to the same strings (the slides' "hihello" and " My name is Joongheon Kim.", and
+two NumPy-seeded random strings; ``expected/08_recurrent_networks.json``), so a hard-coded answer fails.
 """
 from __future__ import annotations
 
-import random
 from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
+from numpy.lib.stride_tricks import sliding_window_view
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import Case, attempt, close, report, run_cases, skip_during_grading, stored
 
-__all__ = ["check_char_data", "check_rnn_cell", "check_rnn_forward", "check_make_windows",
-           "reference_char_data", "reference_windows", "SENTENCE"]
+__all__ = ["check_char_data", "check_rnn_cell", "check_rnn_forward", "check_make_windows"]
 
+LAB = "08_recurrent_networks"
 SENTENCE = " My name is Joongheon Kim."   # the sentence the slides' char-RNN learns
 
 
-def reference_char_data(sample: str) -> tuple[list[str], dict[str, int], list[int], list[int]]:
-    """(idx2char, char2idx, x_idx, y_idx): characters in order of first appearance, input/target shifted by one."""
-    idx2char = list(dict.fromkeys(sample))
-    char2idx = {c: i for i, c in enumerate(idx2char)}
-    sample_idx = [char2idx[c] for c in sample]
-    return idx2char, char2idx, sample_idx[:-1], sample_idx[1:]
-
-
-def reference_windows(series: Any, window: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """X (N, window, 1) of consecutive values and y (N,) the value after each window; N = len - window."""
-    s = np.asarray(series, dtype=float)
-    X = np.stack([s[j:j + window] for j in range(len(s) - window)])[:, :, None]   # (N, window, 1)
-    return X, s[window:]
-
-
+# ----------------------------------------------------------------------------- exercise 1
 def _int_list(value: Any) -> list[int] | None:
     """A flat list of ints from a list/tuple/array/tensor of integers, or None."""
-    if isinstance(value, torch.Tensor):
-        value = value.tolist()
-    elif isinstance(value, np.ndarray):
+    if isinstance(value, (torch.Tensor, np.ndarray)):
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         return None
@@ -52,10 +37,36 @@ def _int_list(value: Any) -> list[int] | None:
     return [int(v) for v in value]
 
 
-def _samples() -> list[str]:
-    rng = random.Random(99)
-    letters = "abcdefgh .,"
-    return ["hihello", SENTENCE] + ["".join(rng.choice(letters) for _ in range(n)) for n in (12, 30)]
+def _char_cases() -> list[Case]:
+    """The slides' two strings and two NumPy-seeded random ones (repeated letters, spaces, punctuation)."""
+    rng = np.random.default_rng(99)
+    letters = list("abcdefgh .,")
+    samples = ["hihello", SENTENCE] + ["".join(rng.choice(letters, size=n)) for n in (12, 30)]
+    return [Case((s,), repr(s)) for s in samples]
+
+
+def _char_form(name: str, case: Case, received: Any) -> tuple | None:
+    """The answer as (list of str, dict, list of int, list of int), or None after reporting what is wrong."""
+    if not isinstance(received, (tuple, list)) or len(received) != 4:
+        report(name, False, expected="(idx2char, char2idx, x_idx, y_idx)", received=repr(received)[:80],
+               hint="return the four values as a tuple")
+        return None
+    got_i2c, got_c2i, got_x, got_y = received
+    got_i2c = list(got_i2c) if isinstance(got_i2c, (list, tuple, str)) else got_i2c
+    if not isinstance(got_i2c, list) or not all(isinstance(c, str) for c in got_i2c):
+        report(name, False, expected="idx2char: a list of characters", received=repr(got_i2c)[:80],
+               hint=f"{case.label}: one entry per distinct character (set(sample) has them)")
+        return None
+    if not isinstance(got_c2i, dict):
+        report(name, False, expected="char2idx: a dict character -> index", received=type(got_c2i).__name__,
+               hint="char2idx = {c: i for i, c in enumerate(idx2char)}")
+        return None
+    x, y = _int_list(got_x), _int_list(got_y)
+    if x is None or y is None:
+        report(name, False, expected="two lists of ints", received=f"{type(got_x).__name__}, {type(got_y).__name__}",
+               hint="x_idx and y_idx are lists of character indices")
+        return None
+    return got_i2c, dict(got_c2i), x, y
 
 
 def check_char_data(fn: Callable[[str], tuple]) -> bool:
@@ -65,49 +76,63 @@ def check_char_data(fn: Callable[[str], tuple]) -> bool:
     the slide); char2idx inverts it; x_idx is the sample without its last character, y_idx without its first.
     """
     name = "char_data"
-    for sample in _samples():
-        idx2char, char2idx, x_ref, y_ref = reference_char_data(sample)
-        ok, received = attempt(name, fn, sample)
-        if not ok:
+    if skip_during_grading(name):
+        return True
+    cases = _char_cases()
+    answers = run_cases(name, fn, cases)
+    if answers is None:
+        return False
+    forms = []
+    for case, received in zip(cases, answers):
+        form = _char_form(name, case, received)
+        if form is None:
             return False
-        if not isinstance(received, (tuple, list)) or len(received) != 4:
-            return report(name, False, expected="(idx2char, char2idx, x_idx, y_idx)", received=repr(received)[:80],
-                          hint="return the four values as a tuple")
-        got_i2c, got_c2i, got_x, got_y = received
-        got_i2c = list(got_i2c) if isinstance(got_i2c, (list, tuple, str)) else got_i2c
-        if not isinstance(got_i2c, list) or sorted(got_i2c) != sorted(idx2char):
-            return report(name, False, expected=idx2char, received=got_i2c,
-                          hint=f"{sample!r}: one entry per distinct character (set(sample) has them)")
-        if got_i2c != idx2char:
-            return report(name, False, expected=idx2char, received=got_i2c,
+        forms.append(form)
+    expected = stored(LAB, name, forms, cases)
+    if expected is None:
+        return False
+    for case, (got_i2c, got_c2i, got_x, got_y), want in zip(cases, forms, expected):
+        want_i2c, want_c2i, want_x, want_y = want
+        if sorted(got_i2c) != sorted(want_i2c):
+            return report(name, False, expected=list(want_i2c), received=got_i2c,
+                          hint=f"{case.label}: one entry per distinct character (set(sample) has them)")
+        if got_i2c != list(want_i2c):
+            return report(name, False, expected=list(want_i2c), received=got_i2c,
                           hint="order the characters by first appearance: list(dict.fromkeys(sample)) "
                                "(list(set(sample)) changes order from run to run)")
-        if not isinstance(got_c2i, dict) or got_c2i != char2idx:
-            return report(name, False, expected=char2idx, received=got_c2i,
+        if got_c2i != dict(want_c2i):
+            return report(name, False, expected=dict(want_c2i), received=got_c2i,
                           hint="char2idx = {c: i for i, c in enumerate(idx2char)}")
-        got_x, got_y = _int_list(got_x), _int_list(got_y)
-        if got_x is None or got_y is None:
-            return report(name, False, expected="two lists of ints", received=f"{type(received[2]).__name__}, "
-                          f"{type(received[3]).__name__}", hint="x_idx and y_idx are lists of character indices")
-        if got_x == y_ref and got_y == x_ref:
-            return report(name, False, expected=x_ref, received=got_x, hint="x and y are swapped: "
+        if got_x == list(want_y) and got_y == list(want_x):
+            return report(name, False, expected=list(want_x), received=got_x, hint="x and y are swapped: "
                           "the input is sample_idx[:-1], the target (the next character) sample_idx[1:]")
-        if got_x != x_ref or got_y != y_ref:
-            return report(name, False, expected=(x_ref, y_ref), received=(got_x, got_y),
-                          hint=f"{sample!r}: sample_idx = [char2idx[c] for c in sample]; "
+        if got_x != list(want_x) or got_y != list(want_y):
+            return report(name, False, expected=(list(want_x), list(want_y)), received=(got_x, got_y),
+                          hint=f"{case.label}: sample_idx = [char2idx[c] for c in sample]; "
                                "x = sample_idx[:-1], y = sample_idx[1:]")
     return report(name, True)
 
 
-def _cell_case(seed: int, batch: int, n_in: int, n_hidden: int):
-    """Weights of a fresh nn.RNNCell and random inputs, all from a private seed."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        cell = nn.RNNCell(n_in, n_hidden)
-    x = torch.randn(batch, n_in, generator=generator)
-    h = torch.randn(batch, n_hidden, generator=generator) * 0.5
-    return cell, x, h
+# ----------------------------------------------------------------------------- exercises 2 and 3
+def _rnn_weights(rng: np.random.Generator, n_in: int, n_hidden: int) -> list[torch.Tensor]:
+    """W_ih (hidden, input), W_hh (hidden, hidden), b_ih, b_hh in nn.RNN's range +-1/sqrt(hidden), float32."""
+    k = 1 / np.sqrt(n_hidden)
+    shapes = [(n_hidden, n_in), (n_hidden, n_hidden), (n_hidden,), (n_hidden,)]
+    return [torch.from_numpy(rng.uniform(-k, k, size=s).astype(np.float32)) for s in shapes]
+
+
+def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
+    return torch.from_numpy((scale * rng.normal(size=shape)).astype(np.float32))
+
+
+def _torch_cell(weights: list[torch.Tensor], nonlinearity: str = "tanh") -> nn.RNNCell:
+    """PyTorch's nn.RNNCell holding ``weights`` (W_ih, W_hh, b_ih, b_hh)."""
+    W_ih = weights[0]
+    cell = nn.RNNCell(W_ih.shape[1], W_ih.shape[0], nonlinearity=nonlinearity)
+    with torch.no_grad():
+        for attribute, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
+            getattr(cell, attribute).copy_(w)
+    return cell
 
 
 def check_rnn_cell(fn: Callable) -> bool:
@@ -116,13 +141,16 @@ def check_rnn_cell(fn: Callable) -> bool:
     h_t = tanh(x_t W_ih^T + b_ih + h_prev W_hh^T + b_hh); x_t (B, input), h_prev (B, hidden).
     """
     name = "rnn_cell"
-    for seed, batch, n_in, n_hidden in [(0, 3, 4, 5), (1, 1, 15, 15), (2, 2, 1, 6)]:
-        cell, x, h = _cell_case(seed, batch, n_in, n_hidden)
-        W_ih, W_hh, b_ih, b_hh = (p.detach().clone()
-                                  for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(8)
+    for batch, n_in, n_hidden in [(3, 4, 5), (1, 15, 15), (2, 1, 6)]:
+        weights = _rnn_weights(rng, n_in, n_hidden)
+        x, h = _normal(rng, batch, n_in), _normal(rng, batch, n_hidden, scale=0.5)
+        cell = _torch_cell(weights)
         with torch.no_grad():
             expected = cell(x, h)                                                # (B, hidden)
-        ok, received = attempt(name, fn, x.clone(), h.clone(), W_ih, W_hh, b_ih, b_hh)
+        ok, received = attempt(name, fn, x.clone(), h.clone(), *(w.clone() for w in weights))
         if not ok:
             return False
         if not isinstance(received, torch.Tensor):
@@ -133,17 +161,21 @@ def check_rnn_cell(fn: Callable) -> bool:
                           received=f"shape {tuple(received.shape)}",
                           hint="x_t @ W_ih.T is (batch, hidden): the weights are stored (hidden, input)")
         if not close(received, expected, atol=1e-5):
-            pre = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh
+            got = received.detach().float()
             hint = "h_t = tanh(x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh)"
-            if close(received, pre, atol=1e-5):
+            with torch.no_grad():                                                # wrong variants, by nn.RNNCell
+                relu = _torch_cell(weights, "relu")(x, h)
+                no_state = cell(x, torch.zeros_like(h))
+                no_bias = _torch_cell(weights[:2] + [torch.zeros(n_hidden)] * 2)(x, h)
+            if close(torch.tanh(got), expected, atol=1e-5):
                 hint = "apply the tanh non-linearity to the sum"
-            elif close(received, torch.relu(pre), atol=1e-5):
+            elif close(got, relu, atol=1e-5):
                 hint = "nn.RNN's default non-linearity is tanh, not ReLU"
-            elif close(received, torch.tanh(x @ W_ih.T + b_ih + b_hh), atol=1e-5):
+            elif close(got, no_state, atol=1e-5):
                 hint = "you left out the previous hidden state: add h_prev @ W_hh.T"
-            elif close(received, torch.tanh(x @ W_ih.T + h @ W_hh.T), atol=1e-5):
+            elif close(got, no_bias, atol=1e-5):
                 hint = "add both biases, b_ih and b_hh"
-            return report(name, False, expected=expected.numpy(), received=received.detach().numpy(), hint=hint)
+            return report(name, False, expected=expected.numpy(), received=got.numpy(), hint=hint)
     return report(name, True)
 
 
@@ -153,17 +185,18 @@ def check_rnn_forward(fn: Callable) -> bool:
     X (B, T, input), h0 (B, hidden); outputs (B, T, hidden) holds h_1 .. h_T; h_T (B, hidden) is the last one.
     """
     name = "rnn_forward"
-    for seed, batch, steps, n_in, n_hidden in [(3, 2, 6, 5, 5), (4, 1, 25, 15, 15), (5, 3, 4, 1, 7)]:
-        generator = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            rnn = nn.RNN(n_in, n_hidden, batch_first=True)
-        X = torch.randn(batch, steps, n_in, generator=generator)
-        h0 = torch.randn(batch, n_hidden, generator=generator) * 0.5
-        weights = [p.detach().clone() for p in (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)]
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(80)
+    for batch, steps, n_in, n_hidden in [(2, 6, 5, 5), (1, 25, 15, 15), (3, 4, 1, 7)]:
+        weights = _rnn_weights(rng, n_in, n_hidden)
+        X, h0 = _normal(rng, batch, steps, n_in), _normal(rng, batch, n_hidden, scale=0.5)
+        rnn = nn.RNN(n_in, n_hidden, batch_first=True)
         with torch.no_grad():
+            for attribute, w in zip(("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), weights):
+                getattr(rnn, attribute).copy_(w)
             outputs, h_n = rnn(X, h0.unsqueeze(0))                              # (B, T, H), (1, B, H)
-        ok, received = attempt(name, fn, X.clone(), h0.clone(), *weights)
+        ok, received = attempt(name, fn, X.clone(), h0.clone(), *(w.clone() for w in weights))
         if not ok:
             return False
         if not isinstance(received, (tuple, list)) or len(received) != 2:
@@ -175,8 +208,9 @@ def check_rnn_forward(fn: Callable) -> bool:
             return report(name, False, expected=f"outputs of shape {tuple(outputs.shape)} (batch, time, hidden)",
                           received=shape, hint="stack the hidden states along dim=1: torch.stack(hs, dim=1)")
         if not close(got_out, outputs, atol=1e-5):
-            W_ih, W_hh, b_ih, b_hh = weights
-            no_carry = torch.tanh(X @ W_ih.T + b_ih + (h0 @ W_hh.T + b_hh).unsqueeze(1))
+            cell = _torch_cell(weights)
+            with torch.no_grad():                             # a wrong variant: nn.RNNCell from h0 at every step
+                no_carry = torch.stack([cell(X[:, t], h0) for t in range(steps)], dim=1)
             hint = "for t in range(T): h = tanh(X[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh); keep every h"
             if close(got_out, no_carry, atol=1e-5):
                 hint = "carry the state: the h of step t is the h_prev of step t + 1 (not h0 every time)"
@@ -189,19 +223,31 @@ def check_rnn_forward(fn: Callable) -> bool:
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 4
 def check_make_windows(fn: Callable) -> bool:
-    """Check ``fn(series, window)`` -> (X (N, window, 1), y (N,)) like the slides' LSTM data (lab 08, ex. 4)."""
+    """Check ``fn(series, window)`` -> (X (N, window, 1), y (N,)) like the slides' LSTM data (lab 08, ex. 4).
+
+    Compared with NumPy's ``sliding_window_view(series, window + 1)``: in each run of window + 1 values the
+    first ``window`` are the input, the last one the target.
+    """
     name = "make_windows"
+    if skip_during_grading(name):
+        return True
     rng = np.random.default_rng(5)
     cases = [(np.arange(105) / 100, 5), (rng.standard_normal(30), 5), (rng.standard_normal(12), 3)]
     for series, window in cases:
-        X_ref, y_ref = reference_windows(series, window)
+        runs = sliding_window_view(series, window + 1)                           # (N, window + 1)
+        X_ref, y_ref = runs[:, :-1, None], runs[:, -1]                           # (N, window, 1), (N,)
         ok, received = attempt(name, fn, series.copy(), window)
         if not ok:
             return False
         if not isinstance(received, (tuple, list)) or len(received) != 2:
             return report(name, False, expected="a pair (X, y)", received=repr(received)[:80], hint="return X, y")
-        X, y = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float) for v in received)
+        try:
+            X, y = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float) for v in received)
+        except (TypeError, ValueError):
+            return report(name, False, expected="two arrays (X, y)", received=repr(received)[:80],
+                          hint="return NumPy arrays (or tensors) of numbers")
         case = f"len(series)={len(series)}, window={window}"
         if X.shape != X_ref.shape:
             hint = "N = len(series) - window windows, each (window, 1): one feature per time step"
@@ -216,7 +262,7 @@ def check_make_windows(fn: Callable) -> bool:
                           hint=f"{case}: window j is series[j : j + window]")
         if not close(y.reshape(-1), y_ref):
             hint = "the target of window j is the NEXT value, series[j + window]"
-            if close(y.reshape(-1), np.asarray(series)[window - 1:-1]):
+            if close(y.reshape(-1), runs[:, -2]):                               # a wrong variant: inside the window
                 hint = "that is the last value inside the window; the target is the one after it, series[j + window]"
             return report(name, False, expected=y_ref[:5], received=y.reshape(-1)[:5], hint=f"{case}: {hint}")
     return report(name, True)

@@ -1,17 +1,18 @@
-"""Tests for labhelpers.checks.gan_mnist: each check passes the reference answer and fails wrong ones."""
+"""Tests for labhelpers.checks.gan_mnist: each check passes a correct answer and fails wrong ones.
+
+The checks compare with autograd, PyTorch's binary cross-entropy and He-normal's spread; the generic
+behaviours (TODO, raising, None, skipped while graded) are tests/labhelpers/checks/test_contract.py's."""
 import math
 
-import pytest
 import torch
 import torch.nn as nn
 
 from labhelpers.checks.gan_mnist import (check_discriminator_loss, check_generator_loss, check_glorot_init,
-                                   check_logit_gradients, reference_discriminator_loss,
-                                   reference_generator_loss, slide_glorot_std)
+                                         check_logit_gradients)
 
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("student has not written this yet")
+def slide_std(fan_in):
+    return 1.0 / math.sqrt(fan_in / 2.0)
 
 
 # ---- reference answers (what the solution notebook does) ------------------------------------
@@ -34,26 +35,18 @@ def generator_loss(d_fake):
     return -torch.log(d_fake).mean()
 
 
-# ---- not implemented yet ----------------------------------------------------------------------
+# ---- the fixtures are the slides' formulas -----------------------------------------------------
 
-@pytest.mark.parametrize("check", [check_logit_gradients, check_glorot_init, check_discriminator_loss,
-                                   check_generator_loss])
-def test_checks_report_not_implemented(check, capsys):
-    assert check(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
-
-
-# ---- references -------------------------------------------------------------------------------
-
-def test_reference_losses_equal_the_slides_formulas():
+def test_loss_fixtures_equal_pytorch_binary_cross_entropy():
     d_real, d_fake = torch.tensor([0.9, 0.6]), torch.tensor([0.2, 0.3])
-    assert torch.isclose(reference_discriminator_loss(d_real, d_fake),
-                         -(torch.log(d_real) + torch.log(1 - d_fake)).mean())
-    assert torch.isclose(reference_generator_loss(d_fake), -torch.log(d_fake).mean())
+    bce = torch.nn.functional.binary_cross_entropy
+    assert torch.isclose(discriminator_loss(d_real, d_fake),
+                         bce(d_real, torch.ones(2)) + bce(d_fake, torch.zeros(2)))
+    assert torch.isclose(generator_loss(d_fake), bce(d_fake, torch.ones(2)))
 
 
-def test_slide_glorot_std_is_sqrt_two_over_fan_in():
-    assert math.isclose(slide_glorot_std(100), math.sqrt(2 / 100))
+def test_slide_std_is_he_normal():
+    assert math.isclose(slide_std(100), nn.init.calculate_gain("relu") / math.sqrt(100))
 
 
 # ---- check_logit_gradients --------------------------------------------------------------------
@@ -102,7 +95,7 @@ def test_glorot_init_rejects_textbook_xavier(capsys):
 
 def test_glorot_init_rejects_uniform(capsys):
     def uniform(layer):
-        bound = math.sqrt(3) * slide_glorot_std(layer.in_features)
+        bound = math.sqrt(3) * slide_std(layer.in_features)
         nn.init.uniform_(layer.weight, -bound, bound)
         nn.init.zeros_(layer.bias)
     assert check_glorot_init(uniform) is False
@@ -111,9 +104,24 @@ def test_glorot_init_rejects_uniform(capsys):
 
 def test_glorot_init_rejects_default_biases(capsys):
     def weights_only(layer):
-        nn.init.normal_(layer.weight, 0.0, slide_glorot_std(layer.in_features))
+        nn.init.normal_(layer.weight, 0.0, slide_std(layer.in_features))
     assert check_glorot_init(weights_only) is False
     assert "biases all 0" in capsys.readouterr().out
+
+
+def test_glorot_init_rejects_a_missing_square_root(capsys):
+    def no_root(layer):
+        nn.init.normal_(layer.weight, 0.0, 1.0 / (layer.in_features / 2.0))
+        nn.init.zeros_(layer.bias)
+    assert check_glorot_init(no_root) is False
+    assert "square root" in capsys.readouterr().out
+
+
+def test_glorot_init_leaves_the_notebook_random_state_alone():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    check_glorot_init(glorot_init)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_glorot_init_rejects_doing_nothing(capsys):
@@ -148,6 +156,16 @@ def test_discriminator_loss_rejects_a_python_float(capsys):
     assert "not .item()" in capsys.readouterr().out
 
 
+def test_discriminator_loss_rejects_missing_fake_part(capsys):
+    assert check_discriminator_loss(lambda r, f: -torch.log(r).mean()) is False
+    assert "add the fake part" in capsys.readouterr().out
+
+
+def test_discriminator_loss_rejects_a_loss_cut_off_from_d_fake(capsys):
+    assert check_discriminator_loss(lambda r, f: -(torch.log(r) + torch.log(1 - f.detach())).mean()) is False
+    assert "gradients flowing to d_fake" in capsys.readouterr().out
+
+
 def test_discriminator_loss_rejects_per_example_losses(capsys):
     assert check_discriminator_loss(lambda r, f: -(torch.log(r) + torch.log(1 - f))) is False
     assert ".mean()" in capsys.readouterr().out
@@ -168,6 +186,11 @@ def test_generator_loss_rejects_saturating_form(capsys):
 def test_generator_loss_rejects_wrong_sign(capsys):
     assert check_generator_loss(lambda f: torch.log(f).mean()) is False
     assert "wrong sign" in capsys.readouterr().out
+
+
+def test_generator_loss_rejects_sum(capsys):
+    assert check_generator_loss(lambda f: -torch.log(f).sum()) is False
+    assert "do not sum" in capsys.readouterr().out
 
 
 def test_generator_loss_rejects_detached_result(capsys):

@@ -1,14 +1,16 @@
-"""Tests for labhelpers.checks.recurrent_networks: each check passes the reference answer and fails wrong ones."""
+"""Tests for labhelpers.checks.recurrent_networks: each check passes a correct answer and fails wrong ones.
+
+check_char_data compares with the solution's stored answers (labhelpers/checks/expected/08_recurrent_networks.json),
+so these tests also prove that the stored file is current and right; the others compare with nn.RNNCell, nn.RNN
+and NumPy's sliding_window_view. The generic behaviours are tests/labhelpers/checks/test_contract.py's.
+"""
+import json
+
 import numpy as np
-import pytest
 import torch
 
-from labhelpers.checks.recurrent_networks import (SENTENCE, check_char_data, check_make_windows, check_rnn_cell,
-                                   check_rnn_forward, reference_char_data, reference_windows)
-
-
-def _todo(*args, **kwargs):
-    raise NotImplementedError("student has not written this yet")
+import labhelpers.checks.store as store
+from labhelpers.checks.recurrent_networks import check_char_data, check_make_windows, check_rnn_cell, check_rnn_forward
 
 
 # ---- reference answers (what the solution notebook does) ------------------------------------
@@ -38,29 +40,16 @@ def make_windows(series, window=5):
     return X[:, :, None], s[window:]
 
 
-# ---- not implemented yet ----------------------------------------------------------------------
+# ---- the fixtures match the slides ------------------------------------------------------------
 
-@pytest.mark.parametrize("check", [check_char_data, check_rnn_cell, check_rnn_forward, check_make_windows])
-def test_checks_report_not_implemented(check, capsys):
-    assert check(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
-
-
-# ---- references match the slides ------------------------------------------------------------
-
-def test_reference_char_data_matches_the_hihello_slide():
-    idx2char, char2idx, x, y = reference_char_data("hihello")
+def test_char_data_fixture_matches_the_hihello_slide():
+    idx2char, char2idx, x, y = char_data("hihello")
     assert idx2char == ["h", "i", "e", "l", "o"]
     assert x == [0, 1, 0, 2, 3, 3] and y == [1, 0, 2, 3, 3, 4]
 
 
-def test_reference_char_data_sentence_has_15_characters_and_25_steps():
-    idx2char, _, x, y = reference_char_data(SENTENCE)
-    assert len(idx2char) == 15 and len(x) == len(y) == 25
-
-
-def test_reference_windows_match_the_lstm_slide():
-    X, y = reference_windows(np.arange(105) / 100, 5)
+def test_make_windows_fixture_matches_the_lstm_slide():
+    X, y = make_windows(np.arange(105) / 100, 5)
     slide_x = np.array([[[(i + j) / 100] for i in range(5)] for j in range(100)])
     slide_y = np.array([(i + 5) / 100 for i in range(100)])
     assert np.allclose(X, slide_x) and np.allclose(y, slide_y)
@@ -98,11 +87,41 @@ def test_char_data_rejects_swapped_x_and_y(capsys):
     assert "swapped" in capsys.readouterr().out
 
 
-def test_char_data_rejects_unshifted_target():
+def test_char_data_rejects_unshifted_target(capsys):
     def same(sample):
         i2c, c2i, x, _ = char_data(sample)
         return i2c, c2i, x, x
     assert check_char_data(same) is False
+    assert "sample_idx[1:]" in capsys.readouterr().out
+
+
+def test_char_data_rejects_missing_characters(capsys):
+    def no_space(sample):
+        i2c, c2i, x, y = char_data(sample)
+        return [c for c in i2c if c != " "], c2i, x, y
+    assert check_char_data(no_space) is False
+    assert "one entry per distinct character" in capsys.readouterr().out
+
+
+def test_char_data_rejects_a_wrong_dictionary(capsys):
+    def one_based(sample):
+        i2c, c2i, x, y = char_data(sample)
+        return i2c, {c: i + 1 for c, i in c2i.items()}, x, y
+    assert check_char_data(one_based) is False
+    assert "enumerate(idx2char)" in capsys.readouterr().out
+
+
+def test_char_data_rejects_a_hard_coded_hihello():
+    assert check_char_data(lambda s: char_data("hihello")) is False
+
+
+def test_char_data_stored_answers_must_belong_to_its_cases(tmp_path, monkeypatch, capsys):
+    data = json.loads((store.EXPECTED_DIR / "08_recurrent_networks.json").read_text())
+    data["exercises"]["char_data"]["inputs"] = "0" * 64
+    (tmp_path / "08_recurrent_networks.json").write_text(json.dumps(data))
+    monkeypatch.setattr(store, "EXPECTED_DIR", tmp_path)
+    assert check_char_data(char_data) is False
+    assert "cannot run" in capsys.readouterr().out
 
 
 # ---- check_rnn_cell ---------------------------------------------------------------------------
@@ -125,6 +144,11 @@ def test_rnn_cell_rejects_ignoring_the_previous_state(capsys):
 def test_rnn_cell_rejects_relu(capsys):
     assert check_rnn_cell(lambda x, h, Wi, Wh, bi, bh: torch.relu(x @ Wi.T + bi + h @ Wh.T + bh)) is False
     assert "not ReLU" in capsys.readouterr().out
+
+
+def test_rnn_cell_rejects_a_single_bias(capsys):
+    assert check_rnn_cell(lambda x, h, Wi, Wh, bi, bh: torch.tanh(x @ Wi.T + h @ Wh.T)) is False
+    assert "both biases" in capsys.readouterr().out
 
 
 def test_rnn_cell_rejects_untransposed_weights(capsys):

@@ -1,22 +1,20 @@
-"""Tests for labhelpers.checks.transfer_learning: each check passes the reference answer and fails wrong ones."""
+"""Tests for labhelpers.checks.transfer_learning: each check passes a correct answer and fails wrong ones.
+
+The checks compare with the solution's stored answers (labhelpers/checks/expected/10_transfer_learning.json),
+so these tests also prove that the stored file is current and right. (Missing, raising and None answers,
+and skipping while graded, are covered for every check by test_contract.py.)
+"""
 import copy
 
-import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from labhelpers.checks.transfer_learning import (check_capture_activation, check_pooled_features,
-                                        check_prepare_for_finetuning, check_to_model_input,
-                                        reference_capture_activation, reference_finetuning,
-                                        reference_pooled_features)
+                                                 check_prepare_for_finetuning, check_to_model_input)
 
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("student has not written this yet")
-
-
-# ---- reference answers (what the solution notebook does) ------------------------------------
+# ---- correct answers (what the solution notebook does) --------------------------------------
 
 def to_model_input(X, size):
     x = X.float().div(255).unsqueeze(1)                                           # (N, 1, 28, 28)
@@ -25,37 +23,40 @@ def to_model_input(X, size):
     return (x - 0.5) / 0.5
 
 
-capture_activation, pooled_features, prepare_for_finetuning = (  # the correct answers
-    reference_capture_activation, reference_pooled_features, reference_finetuning)
+def capture_activation(model, layer, X):
+    captured = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: captured.update(out=output.detach()))
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        handle.remove()
+    return captured["out"]
 
 
-class FakeEfficientNet(nn.Module):
-    """The attribute layout of EfficientNet (_conv_stem, _bn0, _blocks, _conv_head, _bn1, _fc), tiny."""
-
-    def __init__(self):
-        super().__init__()
-        self._conv_stem = nn.Conv2d(3, 4, 3)
-        self._bn0 = nn.BatchNorm2d(4)
-        self._blocks = nn.ModuleList([nn.Conv2d(4, 4, 1) for _ in range(6)])
-        self._conv_head = nn.Conv2d(4, 8, 1)
-        self._bn1 = nn.BatchNorm2d(8)
-        self._fc = nn.Linear(8, 1000)
+def pooled_features(net, X):
+    net.eval()
+    with torch.no_grad():
+        return net.extract_features(X).mean(dim=(2, 3))
 
 
-@pytest.fixture
-def fake_net():
-    torch.manual_seed(0)
-    return FakeEfficientNet()
+def prepare_for_finetuning(net, n_blocks, num_classes):
+    model = copy.deepcopy(net)
+    model._fc = nn.Linear(model._fc.in_features, num_classes)
+    model.requires_grad_(False)
+    for module in [*model._blocks[len(model._blocks) - n_blocks:], model._conv_head, model._bn1, model._fc]:
+        module.requires_grad_(True)
+    return model
 
 
 # ---- check_to_model_input -------------------------------------------------------------------
 
-def test_to_model_input_accepts_reference(capsys):
+def test_to_model_input_accepts_a_correct_answer(capsys):
     assert check_to_model_input(to_model_input) is True
     assert "[OK] to_model_input" in capsys.readouterr().out
 
 
-def test_to_model_input_accepts_torchvision_resize():
+def test_to_model_input_accepts_an_antialiased_torchvision_resize():
     import torchvision.transforms.v2.functional as TF
 
     def via_torchvision(X, size):
@@ -64,20 +65,35 @@ def test_to_model_input_accepts_torchvision_resize():
     assert check_to_model_input(via_torchvision) is True
 
 
-def test_to_model_input_rejects_imagenet_statistics():
+def test_to_model_input_accepts_a_pil_resize():
+    import numpy as np
+    from PIL import Image
+
+    def via_pil(X, size):
+        images = [np.asarray(Image.fromarray(x.numpy()).resize((size, size), Image.BILINEAR)) for x in X]
+        x = torch.from_numpy(np.stack(images)).float().div(255).unsqueeze(1)
+        return (x.repeat(1, 3, 1, 1) - 0.5) / 0.5
+    assert check_to_model_input(via_pil) is True
+
+
+def test_to_model_input_rejects_imagenet_statistics(capsys):
     import torchvision.transforms.v2.functional as TF
 
     def imagenet(X, size):
         x = F.interpolate(X.float().div(255).unsqueeze(1), size=(size, size), mode="bilinear")
         return TF.normalize(x.repeat(1, 3, 1, 1), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     assert check_to_model_input(imagenet) is False
+    assert "ImageNet normalisation" in capsys.readouterr().out
 
 
 def test_to_model_input_rejects_missing_normalisation(capsys):
-    def unnormalised(X, size):
-        return to_model_input(X, size) * 0.5 + 0.5
-    assert check_to_model_input(unnormalised) is False
+    assert check_to_model_input(lambda X, size: to_model_input(X, size) * 0.5 + 0.5) is False
     assert "(x - 0.5) / 0.5" in capsys.readouterr().out
+
+
+def test_to_model_input_rejects_0_255_values(capsys):
+    assert check_to_model_input(lambda X, size: (to_model_input(X, size) * 0.5 + 0.5) * 255) is False
+    assert "divide by 255" in capsys.readouterr().out
 
 
 def test_to_model_input_rejects_one_channel(capsys):
@@ -85,64 +101,106 @@ def test_to_model_input_rejects_one_channel(capsys):
     assert "RGB" in capsys.readouterr().out
 
 
-def test_to_model_input_rejects_nearest_neighbour():
+def test_to_model_input_rejects_different_channels(capsys):
+    def tinted(X, size):
+        x = to_model_input(X, size).clone()
+        x[:, 1] = x[:, 1] * 0.5
+        return x
+    assert check_to_model_input(tinted) is False
+    assert "same grey image" in capsys.readouterr().out
+
+
+def test_to_model_input_rejects_nearest_neighbour(capsys):
     def nearest(X, size):
         x = F.interpolate(X.float().div(255).unsqueeze(1), size=(size, size), mode="nearest")
         return (x.repeat(1, 3, 1, 1) - 0.5) / 0.5
     assert check_to_model_input(nearest) is False
+    assert "bilinear" in capsys.readouterr().out
 
 
-def test_to_model_input_reports_not_implemented(capsys):
-    assert check_to_model_input(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
+def test_to_model_input_rejects_an_integer_result(capsys):
+    assert check_to_model_input(lambda X, size: X.unsqueeze(1).repeat(1, 3, 1, 1)) is False
+    assert "float" in capsys.readouterr().out
+
+
+def test_to_model_input_rejects_changing_x_in_place(capsys):
+    def in_place(X, size):
+        out = to_model_input(X, size)
+        X.zero_()
+        return out
+    assert check_to_model_input(in_place) is False
+    assert "modified in place" in capsys.readouterr().out
 
 
 # ---- check_capture_activation ---------------------------------------------------------------
 
-def test_capture_activation_accepts_reference(capsys):
+def test_capture_activation_accepts_a_correct_answer(capsys):
     assert check_capture_activation(capture_activation) is True
     assert "[OK] capture_activation" in capsys.readouterr().out
 
 
-def test_capture_activation_rejects_final_output():
+def test_capture_activation_leaves_global_random_state_alone():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    check_capture_activation(capture_activation)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_capture_activation_rejects_final_output(capsys):
     def final_output(model, layer, X):
         with torch.no_grad():
             return model(X)
     assert check_capture_activation(final_output) is False
+    assert "final output" in capsys.readouterr().out
 
 
 def test_capture_activation_rejects_hook_left_behind(capsys):
     def leaky(model, layer, X):
-        stored = {}
-        layer.register_forward_hook(lambda module, inputs, output: stored.update(out=output.detach()))
+        captured = {}
+        layer.register_forward_hook(lambda module, inputs, output: captured.update(out=output.detach()))
         with torch.no_grad():
             model(X)
-        return stored["out"]
+        return captured["out"]
     assert check_capture_activation(leaky) is False
     assert "remove" in capsys.readouterr().out
 
 
-def test_capture_activation_rejects_layer_input():
+def test_capture_activation_rejects_layer_input(capsys):
     def layer_input(model, layer, X):
-        stored = {}
-        handle = layer.register_forward_hook(lambda module, inputs, output: stored.update(out=inputs[0]))
+        captured = {}
+        handle = layer.register_forward_hook(lambda module, inputs, output: captured.update(out=inputs[0]))
         with torch.no_grad():
             model(X)
         handle.remove()
-        return stored["out"]
+        return captured["out"]
     assert check_capture_activation(layer_input) is False
+    assert "layer's input" in capsys.readouterr().out
 
 
-def test_capture_activation_reports_not_implemented(capsys):
-    assert check_capture_activation(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
+def test_capture_activation_rejects_gradient_history(capsys):
+    def with_grad(model, layer, X):
+        captured = {}
+        handle = layer.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
+        model(X)
+        handle.remove()
+        return captured["out"]
+    assert check_capture_activation(with_grad) is False
+    assert "no_grad" in capsys.readouterr().out
 
 
 # ---- check_pooled_features ------------------------------------------------------------------
 
-def test_pooled_features_accepts_reference(capsys):
+def test_pooled_features_accepts_a_correct_answer(capsys):
     assert check_pooled_features(pooled_features) is True
     assert "[OK] pooled_features" in capsys.readouterr().out
+
+
+def test_pooled_features_accepts_adaptive_average_pooling():
+    def adaptive(net, X):
+        net.eval()
+        with torch.no_grad():
+            return F.adaptive_avg_pool2d(net.extract_features(X), 1).flatten(1)
+    assert check_pooled_features(adaptive) is True
 
 
 def test_pooled_features_rejects_training_mode(capsys):
@@ -150,23 +208,33 @@ def test_pooled_features_rejects_training_mode(capsys):
         with torch.no_grad():
             return net.extract_features(X).mean(dim=(2, 3))
     assert check_pooled_features(train_mode) is False
-    assert "eval" in capsys.readouterr().out
+    assert "net.eval()" in capsys.readouterr().out
 
 
-def test_pooled_features_rejects_max_pooling():
+def test_pooled_features_rejects_max_pooling(capsys):
     def max_pooled(net, X):
         net.eval()
         with torch.no_grad():
             return net.extract_features(X).amax(dim=(2, 3))
     assert check_pooled_features(max_pooled) is False
+    assert "average" in capsys.readouterr().out
 
 
-def test_pooled_features_rejects_unpooled_maps():
+def test_pooled_features_rejects_unpooled_maps(capsys):
     def flat(net, X):
         net.eval()
         with torch.no_grad():
             return net.extract_features(X).flatten(1)
     assert check_pooled_features(flat) is False
+    assert "shape" in capsys.readouterr().out
+
+
+def test_pooled_features_rejects_the_classifier_output():
+    def logits(net, X):
+        net.eval()
+        with torch.no_grad():
+            return net(X)
+    assert check_pooled_features(logits) is False
 
 
 def test_pooled_features_rejects_gradient_history(capsys):
@@ -177,31 +245,37 @@ def test_pooled_features_rejects_gradient_history(capsys):
     assert "no_grad" in capsys.readouterr().out
 
 
-def test_pooled_features_reports_not_implemented(capsys):
-    assert check_pooled_features(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
-
-
 # ---- check_prepare_for_finetuning -----------------------------------------------------------
 
-def test_prepare_for_finetuning_accepts_reference(fake_net, capsys):
-    assert check_prepare_for_finetuning(prepare_for_finetuning, fake_net) is True
+def test_prepare_for_finetuning_accepts_a_correct_answer(capsys):
+    assert check_prepare_for_finetuning(prepare_for_finetuning) is True
     assert "[OK] prepare_for_finetuning" in capsys.readouterr().out
 
 
-def test_prepare_for_finetuning_accepts_reference_on_the_pretrained_model():
-    assert check_prepare_for_finetuning(prepare_for_finetuning) is True
+def test_prepare_for_finetuning_leaves_global_random_state_alone():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    check_prepare_for_finetuning(lambda net, n, c: copy.deepcopy(net))
+    assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_prepare_for_finetuning_rejects_changing_the_original(fake_net, capsys):
+def test_prepare_for_finetuning_rejects_changing_the_original(capsys):
     def in_place(net, n_blocks, num_classes):
         net._fc = nn.Linear(net._fc.in_features, num_classes)
         return net
-    assert check_prepare_for_finetuning(in_place, fake_net) is False
+    assert check_prepare_for_finetuning(in_place) is False
     assert "deepcopy" in capsys.readouterr().out
 
 
-def test_prepare_for_finetuning_rejects_negative_slice_for_zero_blocks(fake_net):
+def test_prepare_for_finetuning_rejects_freezing_the_original(capsys):
+    def frozen_original(net, n_blocks, num_classes):
+        net.requires_grad_(False)
+        return prepare_for_finetuning(net, n_blocks, num_classes)
+    assert check_prepare_for_finetuning(frozen_original) is False
+    assert "left unchanged" in capsys.readouterr().out
+
+
+def test_prepare_for_finetuning_rejects_negative_slice_for_zero_blocks(capsys):
     def negative_slice(net, n_blocks, num_classes):
         model = copy.deepcopy(net)
         model._fc = nn.Linear(model._fc.in_features, num_classes)
@@ -209,29 +283,39 @@ def test_prepare_for_finetuning_rejects_negative_slice_for_zero_blocks(fake_net)
         for module in [*model._blocks[-n_blocks:], model._conv_head, model._bn1, model._fc]:
             module.requires_grad_(True)
         return model
-    assert check_prepare_for_finetuning(negative_slice, fake_net) is False
+    assert check_prepare_for_finetuning(negative_slice) is False
+    out = capsys.readouterr().out
+    assert "n_blocks=0" in out and "[-0:]" in out
 
 
-def test_prepare_for_finetuning_rejects_nothing_frozen(fake_net):
+def test_prepare_for_finetuning_rejects_nothing_frozen(capsys):
     def all_trainable(net, n_blocks, num_classes):
         model = copy.deepcopy(net)
         model._fc = nn.Linear(model._fc.in_features, num_classes)
         return model
-    assert check_prepare_for_finetuning(all_trainable, fake_net) is False
+    assert check_prepare_for_finetuning(all_trainable) is False
+    assert "should be frozen" in capsys.readouterr().out
 
 
-def test_prepare_for_finetuning_rejects_frozen_head_conv(fake_net):
+def test_prepare_for_finetuning_rejects_frozen_head_conv(capsys):
     def head_only(net, n_blocks, num_classes):
         model = prepare_for_finetuning(net, n_blocks, num_classes)
         model._conv_head.requires_grad_(False)
         return model
-    assert check_prepare_for_finetuning(head_only, fake_net) is False
+    assert check_prepare_for_finetuning(head_only) is False
+    assert "should train: ['_conv_head.weight']" in capsys.readouterr().out
 
 
-def test_prepare_for_finetuning_rejects_wrong_class_count(fake_net):
-    assert check_prepare_for_finetuning(lambda net, n, c: prepare_for_finetuning(net, n, 10), fake_net) is False
+def test_prepare_for_finetuning_rejects_wrong_class_count(capsys):
+    assert check_prepare_for_finetuning(lambda net, n, c: prepare_for_finetuning(net, n, 10)) is False
+    assert "Linear(1280, 5)" in capsys.readouterr().out
 
 
-def test_prepare_for_finetuning_reports_not_implemented(fake_net, capsys):
-    assert check_prepare_for_finetuning(_todo, fake_net) is False
-    assert "not implemented yet" in capsys.readouterr().out
+def test_prepare_for_finetuning_rejects_changed_weights(capsys):
+    def reinitialised(net, n_blocks, num_classes):
+        model = prepare_for_finetuning(net, n_blocks, num_classes)
+        with torch.no_grad():
+            model._conv_head.weight.zero_()
+        return model
+    assert check_prepare_for_finetuning(reinitialised) is False
+    assert "pretrained weights kept" in capsys.readouterr().out
