@@ -143,11 +143,14 @@ def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Opti
         device: torch.device | str, num_epochs: int, loss_fn: LossFn = F.nll_loss, scheduler=None,
         checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
         log_interval: int | None = None, amp: bool = False,
-        channels_last: bool = True) -> dict[str, list[float]]:
+        channels_last: bool = True, resume: bool = False) -> dict[str, list[float]]:
     """Train for ``num_epochs``, evaluating after each; returns the history (labs 02, 06-10).
 
     History keys: epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds (cumulative
-    training time). ``checkpoint_path`` saves the state_dict after every epoch (atomically).
+    training time). ``checkpoint_path`` saves the state_dict after every epoch (atomically), and beside it
+    ``<checkpoint_path>.train`` (optimizer, scheduler, epoch, history, random state); with ``resume=True`` a
+    run that was interrupted (a Colab runtime that went away) continues after its last finished epoch, with
+    the same batches as an uninterrupted run, instead of starting over.
     ``channels_last`` lets a CNN on the CPU train in NHWC layout (:func:`use_channels_last`): the same
     math in another memory layout, so it is on by default; False keeps the model's layout as it is.
     ``amp=True`` (off by default: it changes the numbers) trains in mixed precision on a CUDA GPU, in the
@@ -162,12 +165,19 @@ def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Opti
             use_channels_last(model, device, example)
     history: dict[str, list[float]] = {k: [] for k in (
         "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")}
-    bar = _progress_bar(num_epochs * len(train_loader), progress)
     precision = precision_name(device, amp)
     scaler = make_scaler(device, amp)
-    elapsed = 0.0
+    done = 0
+    if resume:
+        if checkpoint_path is None:
+            raise ValueError("resume=True needs the checkpoint_path of the run to continue")
+        done, history = _resume(Path(checkpoint_path), model, optimizer, scheduler, scaler, device, history)
+        if done:
+            print(f"resuming after epoch {done} of {num_epochs} from {checkpoint_path}")
+    elapsed = history["seconds"][-1] if history["seconds"] else 0.0
+    bar = _progress_bar(max(0, num_epochs - done) * len(train_loader), progress)
     try:
-        for epoch in range(1, num_epochs + 1):
+        for epoch in range(done + 1, num_epochs + 1):
             start = time.perf_counter()
             train = train_one_epoch(model, train_loader, optimizer, device, epoch, log_interval,
                                     loss_fn, scheduler, amp, bar, scaler)
@@ -182,10 +192,35 @@ def fit(model: nn.Module, train_loader, test_loader, optimizer: torch.optim.Opti
                                 test_acc=f"{test['accuracy']:.1f}%", precision=precision)
             if checkpoint_path is not None:
                 save_checkpoint(model, checkpoint_path)
+                state = {"epoch": epoch, "optimizer": optimizer.state_dict(), "history": history,
+                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "scaler": scaler.state_dict() if scaler is not None else None,
+                         "rng": torch.get_rng_state()}
+                atomic_write(_train_state_path(checkpoint_path), lambda fp: torch.save(state, fp), fsync=True)
     finally:
         if bar is not None:
             bar.close()
     return history
+
+
+def _train_state_path(checkpoint_path: str | os.PathLike) -> Path:
+    return Path(f"{checkpoint_path}.train")
+
+
+def _resume(path: Path, model: nn.Module, optimizer, scheduler, scaler, device, history: dict) -> tuple[int, dict]:
+    """Load what ``fit`` saved after its last finished epoch; (epochs done, history). (0, history): nothing yet."""
+    state_path = _train_state_path(path)
+    if not (path.is_file() and state_path.is_file()):
+        return 0, history
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler") is not None:
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"])
+    return int(state["epoch"]), {key: list(values) for key, values in state["history"].items()}
 
 
 @torch.inference_mode()

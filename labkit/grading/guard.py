@@ -137,13 +137,17 @@ class Forbidden:
                 self.codes.pop(fingerprint(code), None)
 
     @staticmethod
-    def _python_codes(obj: Any) -> list:
+    def _python_codes(obj: Any, seen: set | None = None) -> list:
         """Code objects of a function, a method, a class's methods, or a module's functions."""
+        seen = set() if seen is None else seen
+        if id(obj) in seen:
+            return []
+        seen.add(id(obj))
         if isinstance(obj, types.ModuleType):
-            return [c for v in vars(obj).values() for c in Forbidden._python_codes(v)
-                    if getattr(v, "__module__", None) == obj.__name__]
+            return [c for v in vars(obj).values() if getattr(v, "__module__", None) == obj.__name__
+                    for c in Forbidden._python_codes(v, seen)]
         if isinstance(obj, type):
-            return [c for v in vars(obj).values() for c in Forbidden._python_codes(v)]
+            return [c for v in vars(obj).values() for c in Forbidden._python_codes(v, seen)]
         if isinstance(obj, (staticmethod, classmethod)):
             obj = obj.__func__
         obj = getattr(obj, "__wrapped__", obj)
@@ -218,6 +222,10 @@ class Guard:
     def _c_name(self, func: Any) -> str | None:
         entry = self.rules.objects.get(id(func))
         if entry is not None and entry[0] is func:
+            return entry[1]
+        packet = getattr(func, "overloadpacket", None)  # aten.softmax.int belongs to aten.softmax
+        entry = self.rules.objects.get(id(packet)) if packet is not None else None
+        if entry is not None and entry[0] is packet:
             return entry[1]
         name = getattr(func, "__name__", None)
         owner = getattr(func, "__self__", None)

@@ -296,12 +296,23 @@ def prepare(tests: LabTests, rng: np.random.Generator) -> list[tuple[Exercise, l
 _AST_LOCK = threading.Lock()
 
 
+def _terminal(node: ast.AST) -> str | None:
+    """The last name of an expression like ``torch.autograd`` (``autograd``) or ``F`` (``F``)."""
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+
+
 def forbidden_uses(cells: list[str], exercise: Exercise) -> list[str]:
-    """Forbidden names used inside ``def <function>`` (or its class) in any cell, and names anywhere in the
-    notebook that switch off the grader's run-time checks (guard.TAMPER_NAMES); [] if none."""
+    """The fast first pass of ``forbidden``, on the source: what the function (or class) named like the exercise
+    writes that an entry names, and names anywhere in the notebook that switch off the grader's run-time checks
+    (guard.TAMPER_NAMES); [] if none. A dotted entry (``torch.autograd.grad``) matches an attribute with its last
+    two names (``autograd.grad``, ``torch.autograd.grad``) or a name imported from it (``from torch.autograd
+    import grad``), never a variable that happens to be called ``grad``; a bare entry or ``".attr"`` matches that
+    name or attribute. The run-time guard catches every other route."""
     from .guard import TAMPER_NAMES
-    names = {entry.rsplit(".", 1)[-1] for entry in exercise.forbidden if entry.strip(".")} - {exercise.function}
-    attributes = names | {entry for entry in exercise.forbidden if entry.startswith(".")}
+    dotted = [entry.split(".") for entry in exercise.forbidden if "." in entry.strip(".")]
+    bare = {entry for entry in exercise.forbidden if "." not in entry} - {exercise.function}
+    attributes = {entry[1:] for entry in exercise.forbidden if entry.startswith(".") and "." not in entry[1:]}
+    pairs = {(parts[-2], parts[-1]) for parts in dotted}
     found = set()
     for source in cells:
         try:
@@ -310,14 +321,18 @@ def forbidden_uses(cells: list[str], exercise: Exercise) -> list[str]:
                                            if not line.lstrip().startswith(("%", "!"))))
         except SyntaxError:
             continue
+        imported = {alias.asname or alias.name: f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id in TAMPER_NAMES or \
                     isinstance(node, ast.Attribute) and node.attr in TAMPER_NAMES:
                 found.add(getattr(node, "id", None) or node.attr)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == exercise.function:
                 for sub in ast.walk(node):
-                    if isinstance(sub, ast.Name) and sub.id in names:
+                    if isinstance(sub, ast.Name) and (sub.id in bare or any(
+                            imported.get(sub.id, "").endswith(".".join(parts[-2:])) for parts in dotted)):
                         found.add(sub.id)
-                    elif isinstance(sub, ast.Attribute) and ({sub.attr, "." + sub.attr} & attributes):
+                    elif isinstance(sub, ast.Attribute) and (sub.attr in bare | attributes or
+                                                             (_terminal(sub.value), sub.attr) in pairs):
                         found.add(sub.attr)
     return sorted(found)

@@ -41,3 +41,23 @@ def test_set_threads_uses_available_cores():
         assert n >= 1 and torch.get_num_threads() == n
     finally:
         torch.set_num_threads(before)
+
+
+# ---- mixed precision chosen by the GPU --------------------------------------------------------
+
+@pytest.mark.parametrize("capability,dtype,name", [
+    ((7, 5), torch.float16, "float16 autocast + GradScaler"),   # Colab's free T4: no fast bfloat16
+    ((7, 0), torch.float16, "float16 autocast + GradScaler"),   # V100
+    ((8, 0), torch.bfloat16, "bfloat16 autocast"),              # A100
+    ((9, 0), torch.bfloat16, "bfloat16 autocast"),              # H100/H200
+])
+def test_amp_picks_the_dtype_by_compute_capability(capability, dtype, name):
+    from labhelpers.device import amp_dtype, precision_name
+    assert amp_dtype("cuda", capability) == dtype
+    assert precision_name("cuda", True, capability) == name
+
+
+def test_no_mixed_precision_unless_asked_or_on_a_cpu():
+    from labhelpers.device import amp_dtype, precision_name
+    assert precision_name("cuda", False, (9, 0)) == "float32"
+    assert amp_dtype("cpu") is None and precision_name("cpu", True) == "float32"

