@@ -10,12 +10,12 @@ in its ``.grad`` (``Layers(stale_grads=True)``, as after an earlier backward pas
 ``model.zero_grad()`` adds to old gradients and shows.
 """
 import copy
+import importlib.util
 
 import numpy as np
 import torch
+from torch import nn
 
-from labhelpers.checks.perceptron_mlp_xor import (GATE_INPUTS, GATE_TABLES, reference_derivatives, gate_name, reference_perceptron_rule,
-                                   reference_step)
 from labkit.grading.codec import build_layers
 from labkit.grading.spec import Call, Exercise, Layers
 from labkit.grading.verdict import as_array, compare, describe, kind
@@ -24,6 +24,41 @@ LAB = "04_perceptron_mlp_xor"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
 KEYS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
+LEAKY_SLOPE, ELU_ALPHA = 0.1, 1.0  # the slides' leaky ReLU max(0.1x, x); ELU with alpha = 1
+GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # (4, 2): (x1, x2)
+GATE_TABLES = {"OR": np.array([0, 1, 1, 1]), "NAND": np.array([1, 1, 1, 0]), "AND": np.array([0, 0, 0, 1]),
+               "XOR": np.array([0, 1, 1, 0]), "NOR": np.array([1, 0, 0, 0]), "XNOR": np.array([1, 0, 0, 1])}
+
+# Everything that differentiates for you: the autograd engine (whatever calls it: Tensor.backward,
+# torch.autograd.grad and .functional, torch.func), forward-mode AD, ATen's own backward kernels, and
+# numerical differentiation (away from the kinks a central difference is within the tolerance).
+# (torch.autograd.grad and torch.func.grad are caught through the engine and functorch's grad_impl: the
+# source check matches an entry's last name, and "grad" is a common variable name.)
+AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
+            "torch.autograd.variable.Variable._execution_engine.run_backward",
+            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
+            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
+            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
+            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
+            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
+            "torch.autograd.forward_ad.unpack_dual")
+NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
+             "torch.autograd.gradcheck._compute_numerical_gradient") + (
+    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
+
+
+def _aten(*names: str) -> tuple[str, ...]:
+    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads,
+    e.g. aten.softmax.int, are left out: the source check would then refuse every name `int`, `out`, ...)"""
+    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
+                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
+
+
+# A fitted linear classifier's predict() is the perceptron's step(X w + b) (strict > 0), e.g. sklearn's Perceptron
+# with coef_ and intercept_ set by hand.
+PREDICT_FORBIDDEN = ("sklearn.linear_model.Perceptron.predict",)
+DERIVATIVES_FORBIDDEN = AUTOGRAD + NUMERICAL + _aten("sigmoid_backward", "tanh_backward", "threshold_backward",
+                                         "leaky_relu_backward", "elu_backward")
 
 
 def _grid(rng, shape, dtype=torch.float32) -> torch.Tensor:
@@ -36,6 +71,11 @@ def _is_tensor(call: Call, response: dict) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercise 1
+def reference_step(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Perceptron outputs by a plain loop: 1 if w0 + sum_i w_i x_i > 0 else 0."""
+    return np.array([1.0 if w[0] + sum(wi * xi for wi, xi in zip(w[1:], row)) > 0 else 0.0 for row in X])
+
+
 def _predict_probes(rng):
     calls = []
     for n, d in [(int(rng.integers(6, 20)), 2), (int(rng.integers(6, 20)), int(rng.integers(3, 7))),
@@ -51,6 +91,17 @@ def _predict_probes(rng):
 
 
 # ----------------------------------------------------------------------------- exercise 2
+def reference_perceptron_rule(X: np.ndarray, y: np.ndarray, num_epochs: int, lr: float) -> np.ndarray:
+    """Rosenblatt's rule with plain loops: start at 0, visit the rows in order, w += lr (y - y_hat) [1, x]."""
+    w = np.zeros(X.shape[1] + 1)
+    for _ in range(num_epochs):
+        for row, target in zip(X, y):
+            xb = np.concatenate([[1.0], row])
+            y_hat = 1.0 if float(w @ xb) > 0 else 0.0
+            w = w + lr * (target - y_hat) * xb
+    return w
+
+
 def _train_probes(rng):
     gate = str(rng.choice(["AND", "OR", "NAND", "NOR"]))
     calls = [Call((torch.tensor(GATE_INPUTS, dtype=torch.float32), torch.tensor(GATE_TABLES[gate], dtype=torch.float32),
@@ -72,6 +123,19 @@ def _train_reference(X, y, num_epochs, lr):
 
 
 # ----------------------------------------------------------------------------- exercise 3
+def reference_derivatives(z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """d/dz of every activation at every point of z, by autograd (PyTorch's derivative 0 at a kink)."""
+    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+                 "leaky_relu": lambda t: nn.functional.leaky_relu(t, LEAKY_SLOPE),
+                 "elu": lambda t: nn.functional.elu(t, ELU_ALPHA)}
+    result = {}
+    for key, f in functions.items():
+        t = z.detach().clone().requires_grad_(True)
+        f(t).sum().backward()
+        result[key] = t.grad
+    return result
+
+
 def _derivative_probes(rng):
     n = int(rng.integers(10, 60))
     z1 = torch.from_numpy(3 * rng.normal(size=n))                                   # (n,) float64
@@ -99,6 +163,14 @@ def _derivatives_compare(got, want) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercise 4
+def gate_name(column: np.ndarray) -> str:
+    """The name of the logic gate whose truth table is ``column`` (or the table itself)."""
+    for gate, table in GATE_TABLES.items():
+        if np.array_equal(column, table):
+            return gate
+    return f"the table {column.tolist()}"
+
+
 def _xor_reference():
     return (torch.tensor([[1.0, -1.0], [1.0, -1.0]]), torch.tensor([-0.5, 1.5]),  # OR, NAND
             torch.tensor([[1.0], [1.0]]), torch.tensor([-1.5]))                    # AND
@@ -185,7 +257,8 @@ EXERCISES = [
     Exercise("perceptron_predict", 2, "Add the bias w[0] to each row's weighted sum with the other weights and "
              "output 1 only where that total is strictly positive (exactly 0 gives 0); one value per row, "
              "shape (N,), as a torch tensor.", _predict_probes,
-             lambda X, w: torch.from_numpy(reference_step(X.numpy(), w.numpy())), verify=_is_tensor),
+             lambda X, w: torch.from_numpy(reference_step(X.numpy(), w.numpy())), verify=_is_tensor,
+             forbidden=PREDICT_FORBIDDEN),
     Exercise("train_perceptron", 2, "Start from d + 1 float64 zeros (bias first); for exactly num_epochs epochs "
              "visit the rows in their given order, predict with the current weights (strict > 0), and move w by "
              "lr times (label minus prediction) times the row with a 1 in front. Return w as a tensor.",
@@ -193,7 +266,8 @@ EXERCISES = [
     Exercise("activation_derivatives", 2, "A dict with the keys sigmoid, tanh, relu, leaky_relu and elu, each a "
              "tensor shaped like z, from the table's formulas: the first two from the function's own value; the "
              "others pick their 'z > 0' branch only for strictly positive z (slope 0.1 for leaky ReLU, alpha 1 "
-             "for ELU).", _derivative_probes, reference_derivatives, compare=_derivatives_compare),
+             "for ELU), without autograd.", _derivative_probes, reference_derivatives, compare=_derivatives_compare,
+             forbidden=DERIVATIVES_FORBIDDEN),
     Exercise("xor_weights", 2, "Shapes (2, 2), (2,), (2, 1), (1,) in the XW + b convention (column j of W1 = "
              "hidden unit j). One hidden step unit must act as OR, the other as NAND (AND with every sign "
              "flipped), and the output unit as an AND of the two.", lambda rng: [Call((), label="the four inputs "

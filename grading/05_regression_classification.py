@@ -3,17 +3,67 @@
 Instructor only: never released. Fresh random cases per submission; references run in the grader
 (autograd and SVD, independent of the formulas the students are asked to use).
 """
+import importlib.util
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labhelpers.checks.regression_classification import reference_error_and_ce
 from labkit.grading.spec import Call, Exercise
 from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "05_regression_classification"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
+
+
+def _aten(*names: str) -> tuple[str, ...]:
+    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads,
+    e.g. aten.softmax.int, are left out: the source check would then refuse every name `int`, `out`, ...)"""
+    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
+                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
+
+
+# Exercises 1 and 3 ask for the gradient by formula. Everything that differentiates for you: the autograd
+# engine (whatever calls it: Tensor.backward, torch.autograd.grad and .functional, torch.func), forward-mode AD,
+# ATen's backward kernels of the two losses, and numerical differentiation. (torch.autograd.grad and
+# torch.func.grad are caught through the engine and functorch's grad_impl: the source check matches an entry's
+# last name, and "grad" is a common variable name.)
+AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
+            "torch.autograd.variable.Variable._execution_engine.run_backward",
+            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
+            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
+            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
+            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
+            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
+            "torch.autograd.forward_ad.unpack_dual")
+NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
+             "torch.autograd.gradcheck._compute_numerical_gradient") + (
+    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
+GRADIENT_FORBIDDEN = AUTOGRAD + NUMERICAL + _aten("mse_loss_backward", "binary_cross_entropy_backward",
+                                                  "sigmoid_backward")
+# Exercise 4: every softmax of the libraries, its log (exp(log_softmax) is the softmax), softmin (of -Z), and
+# logsumexp (exp(Z - logsumexp(Z)) is the stable softmax the exercise asks to write).
+SOFTMAX_FORBIDDEN = ("torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax", "torch.nn.Softmax",
+                     "torch.log_softmax", "torch.Tensor.log_softmax", "torch.nn.functional.log_softmax",
+                     "torch.nn.LogSoftmax", "torch.special.softmax", "torch.special.log_softmax",
+                     "torch.nn.functional.softmin", "torch.nn.Softmin", "torch._softmax", "torch._log_softmax",
+                     "torch.masked.softmax", "torch.masked.log_softmax", "torch.sparse.softmax",
+                     "torch.sparse.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
+                     "torch.special.logsumexp", "scipy.special.softmax", "scipy.special.log_softmax",
+                     "scipy.special.logsumexp", "sklearn.utils.extmath.softmax") + _aten(
+                         "softmax", "_softmax", "log_softmax", "_log_softmax", "logsumexp")
+# Exercise 5: the library losses that are the mean -ln P[i, y_i] (nll_loss of log P, a categorical
+# distribution's log_prob, scikit-learn's log_loss) and the library error rates. F.cross_entropy is caught
+# through the C function it calls: the source check matches an entry's last name, and the template's own
+# variable is called cross_entropy.
+CROSS_ENTROPY_FORBIDDEN = ("torch.nn.functional.nll_loss", "torch._C._nn.nll_loss", "torch._C._nn.nll_loss_nd",
+                           "torch._C._nn.cross_entropy_loss", "torch.nn.NLLLoss",
+                           "torch.nn.CrossEntropyLoss", "torch.distributions.Categorical.log_prob",
+                           "torch.distributions.OneHotCategorical.log_prob", "sklearn.metrics.log_loss",
+                           "sklearn.metrics.zero_one_loss", "sklearn.metrics.accuracy_score") + _aten(
+                               "nll_loss", "nll_loss_forward", "nll_loss_nd", "cross_entropy_loss")
 
 
 def _sizes(rng):
@@ -102,6 +152,13 @@ def _softmax_compare(got, want) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercise 5
+def reference_error_and_ce(P: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Error rate and mean -ln p(true class) with plain loops."""
+    wrong = sum(int(np.argmax(row) != label) for row, label in zip(P, y))
+    ce = sum(-math.log(row[label]) for row, label in zip(P, y))
+    return wrong / len(y), ce / len(y)
+
+
 def _ce_probes(rng):
     calls = []
     for N, K in [(int(rng.integers(5, 40)), int(rng.integers(2, 6))), (1, int(rng.integers(2, 6))),
@@ -122,18 +179,22 @@ def _ce_compare(got, want) -> str | None:
 EXERCISES = [
     Exercise("mse_gradients", 2, "With the residuals e = XW + b - y (one per point): dW is 2/m times X transposed "
              "times e, shaped like W (n, 1); db is 2/m times the sum of e, shape (1,). m is the number of points "
-             "(rows of X), not of inputs.", _mse_probes, _mse_reference, compare=_pair_compare),
+             "(rows of X), not of inputs. Use the formula, not autograd.", _mse_probes, _mse_reference,
+             compare=_pair_compare, forbidden=GRADIENT_FORBIDDEN),
     Exercise("max_stable_lr", 2, "Append a column of ones to X (the bias), build the Hessian 2/m X~^T X~ with m the "
              "number of rows, and return 2 divided by its largest eigenvalue as one float.",
              _lr_probes, _lr_reference, atol=0, rtol=1e-6),
     Exercise("bce_gradients", 2, "With p the sigmoid of the scores XW + b: dW is X transposed times (p - y), divided "
              "by m, shaped like W; db is the mean of (p - y), shaped like b. The sigmoid's derivative cancels: no "
-             "extra factor.", _bce_probes, _bce_reference, compare=_pair_compare),
+             "extra factor. Use the formula, not autograd.", _bce_probes, _bce_reference, compare=_pair_compare,
+             forbidden=GRADIENT_FORBIDDEN),
     Exercise("softmax", 2, "Row by row (dim 1): subtract each row's own largest logit, exponentiate, divide by that "
              "row's sum. The result has Z's shape and stays finite for logits around +-1000.",
-             _softmax_probes, lambda Z: torch.softmax(Z, dim=1), compare=_softmax_compare),
+             _softmax_probes, lambda Z: torch.softmax(Z, dim=1), compare=_softmax_compare,
+             forbidden=SOFTMAX_FORBIDDEN),
     Exercise("error_rate_and_cross_entropy", 2, "A row is predicted right when its largest probability sits in the "
              "true class; the error rate is the fraction of wrong rows. The cross-entropy is the mean over the "
              "rows of minus the natural log of each row's true-class probability (one entry per row). Return two "
-             "floats.", _ce_probes, lambda P, y: reference_error_and_ce(P.numpy(), y.numpy()), compare=_ce_compare),
+             "floats.", _ce_probes, lambda P, y: reference_error_and_ce(P.numpy(), y.numpy()), compare=_ce_compare,
+             forbidden=CROSS_ENTROPY_FORBIDDEN),
 ]

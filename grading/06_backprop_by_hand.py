@@ -4,11 +4,17 @@ Instructor only: never released. Fresh random cases per submission; references r
 value_tanh and LinearFunction are not plain functions: the sandbox drives them (labkit.grading.drivers)
 through small scalar graphs built from the notebook's own Value class, and through LinearFunction.apply and
 .backward, and sends back the output and the gradients; the references run the same drivers on torch.
+
+Every exercise writes by hand what autograd would compute, so everything that differentiates for you is
+forbidden while the probes run (also inside value_tanh's _backward and LinearFunction.backward, where the
+driver itself calls only the notebook's Value.backward and the Function's own backward).
 """
+import importlib.util
+import math
+
 import numpy as np
 import torch
 
-from labhelpers.checks.backprop_by_hand import reference_gradient, reference_gate_backward
 from labkit.grading.codec import encode
 from labkit.grading.drivers import run_function, run_graph
 from labkit.grading.spec import Call, Exercise, Fn
@@ -17,10 +23,45 @@ from labkit.grading.verdict import as_array, compare
 LAB = "06_backprop_by_hand"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
-NO_AUTOGRAD = (".backward", ".autograd", ".requires_grad_")
+
+
+def _aten(*names: str) -> tuple[str, ...]:
+    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads
+    are left out: the source check would then refuse every name `out`, `grad_input`, ...)"""
+    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
+                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
+
+
+# The autograd engine (whatever calls it: Tensor.backward, torch.autograd.grad and .functional, torch.func),
+# forward-mode AD, and ATen's backward kernels where one computes the exercise. (torch.autograd.grad and torch.func.grad are caught through the engine and functorch's
+# grad_impl: the source check matches an entry's last name, and `grad` is the name of a Value's gradient
+# (v.grad) and of numerical_gradient's result.)
+AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
+            "torch.autograd.variable.Variable._execution_engine.run_backward",
+            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
+            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
+            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
+            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
+            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
+            "torch.autograd.forward_ad.unpack_dual")
+# Numerical differentiation: central differences of SciPy and of torch's gradcheck (exercise 2 is exactly that;
+# elsewhere they approximate the gradient to well within the tolerance).
+NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
+             "torch.autograd.gradcheck._compute_numerical_gradient") + (
+    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
+NO_AUTOGRAD = AUTOGRAD + NUMERICAL
+NEURON_FORBIDDEN = NO_AUTOGRAD + _aten("sigmoid_backward")
+TANH_FORBIDDEN = NO_AUTOGRAD + _aten("tanh_backward")
 
 
 # ----------------------------------------------------------------------------- exercise 1
+def reference_gradient(f, x: torch.Tensor) -> torch.Tensor:
+    """df/dx by autograd for a scalar function f of a float64 tensor x."""
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x), x)
+    return grad
+
+
 def _neuron_probes(rng):
     calls = []
     for _ in range(4):
@@ -78,6 +119,15 @@ def _x_unchanged(call: Call, response: dict) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercise 3
+def reference_gate_backward(gate: str, a: float, b: float, upstream: float) -> tuple[float, float]:
+    """(d out/da, d out/db) * upstream for out = a + b, a * b or max(a, b), by autograd."""
+    ta = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    out = {"add": lambda: ta + tb, "mul": lambda: ta * tb, "max": lambda: torch.maximum(ta, tb)}[gate]()
+    out.backward(torch.tensor(upstream, dtype=torch.float64))
+    return ta.grad.item(), tb.grad.item()
+
+
 def _gate_probes(rng):
     calls, larger_first = [], [True, False, bool(rng.integers(2))]  # max gates: a larger, then b larger, ...
     for gate in rng.permutation(["add", "mul", "max", "add", "mul", "max", "max"]):
@@ -163,7 +213,7 @@ EXERCISES = [
              "needs only f itself; then each multiply gate gives an input the upstream gradient times the other "
              "factor, and the add gate passes it unchanged to the bias. Return f as a number, dw with 3 and dx with "
              "2 entries, without autograd.", _neuron_probes, _neuron_reference, atol=1e-9, rtol=1e-7,
-             forbidden=NO_AUTOGRAD),
+             forbidden=NEURON_FORBIDDEN),
     Exercise("numerical_gradient", 2, "Use a central difference with the step h you are given (h defaults to 1e-5): "
              "for each entry of x, evaluate f with that entry raised by h and lowered by h, divide the difference by "
              "2h, and put the entry back exactly as it was. The answer has x's shape (any number of dimensions) and "
@@ -171,19 +221,89 @@ EXERCISES = [
              compare=_gradient_compare, verify=_x_unchanged, forbidden=NO_AUTOGRAD),
     Exercise("gate_backward", 2, "An add gate hands the upstream gradient to both inputs unchanged; a multiply gate "
              "gives each input the upstream gradient times the OTHER input; a max gate sends all of it to the "
-             "larger input and 0 to the smaller one. Return the pair (da, db).",
-             _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9),
+             "larger input and 0 to the smaller one. Return the pair (da, db), by these rules (not with autograd).",
+             _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9, forbidden=NO_AUTOGRAD),
     Exercise("value_tanh", 2, "The new node's data is tanh(v.data); its _backward must ADD (1 - t**2) * out.grad to "
              "v.grad (+=, not =): a node used twice, or two tanh nodes of the same input, must sum their "
              "gradients. Checked on small graphs built from your Value class, after out.backward().",
-             _tanh_probes, _tanh_reference, compare=_compare_parts("out.data", "a.grad", "b.grad", "c.grad")),
+             _tanh_probes, _tanh_reference, compare=_compare_parts("out.data", "a.grad", "b.grad", "c.grad"),
+             forbidden=TANH_FORBIDDEN),
     Exercise("LinearFunction", 2, "In backward, with Y = X @ W.T + b and upstream gradient grad_Y of Y's shape: "
              "grad_X = grad_Y @ W, grad_W = grad_Y.T @ X, grad_b = grad_Y summed over the rows. The output of "
              "forward and all three gradients are compared, without autograd inside backward.",
              _linear_probes, _linear_reference, compare=_compare_parts("the output Y", "grad_X", "grad_W", "grad_b"),
-             forbidden=(".grad", ".backward", ".enable_grad", ".requires_grad_", ".functional")),
+             forbidden=NO_AUTOGRAD),
 ]
 
-# What a correct notebook holds, for the tests of these hidden tests (torch tensors stand in for Value nodes;
-# a plain function for the autograd.Function: the drivers accept both).
-MODEL_ANSWERS = {"value_tanh": torch.tanh, "Value": _torch_leaf, "LinearFunction": _linear}
+
+# ----------------------------------------------------------------------------- model answers
+class Value:
+    """The notebook's scalar node (data, grad, parents, _backward; +, *, backward()), for the model answers."""
+
+    def __init__(self, data: float, parents: tuple = ()):
+        self.data, self.grad, self._parents, self._backward = float(data), 0.0, parents, lambda: None
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other))
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other))
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def backward(self) -> None:
+        order, seen = [], set()
+
+        def visit(node):
+            if node not in seen:
+                seen.add(node)
+                for parent in node._parents:
+                    visit(parent)
+                order.append(node)
+        visit(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+
+def value_tanh(v: Value) -> Value:
+    """The notebook's answer to exercise 4."""
+    t = math.tanh(v.data)
+    out = Value(t, (v,))
+
+    def _backward():
+        v.grad += (1 - t**2) * out.grad
+    out._backward = _backward
+    return out
+
+
+class LinearFunction(torch.autograd.Function):
+    """The notebook's answer to exercise 5."""
+
+    @staticmethod
+    def forward(ctx, X, W, b):
+        ctx.save_for_backward(X, W)
+        return X @ W.T + b
+
+    @staticmethod
+    def backward(ctx, grad_Y):
+        X, W = ctx.saved_tensors
+        return grad_Y @ W, grad_Y.T @ X, grad_Y.sum(dim=0)
+
+
+# What a correct notebook holds, for the tests of these hidden tests (the driven exercises and the node class).
+MODEL_ANSWERS = {"value_tanh": value_tanh, "Value": Value, "LinearFunction": LinearFunction}

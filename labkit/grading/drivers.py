@@ -8,7 +8,8 @@ both answers are plain values that compare like any other. A spec is plain JSON:
   "expr": ["mul", "t", "t"]}``: leaves become ``node_class(value)``, ``["fn", x]`` calls the exercise,
   ``add``/``mul`` use the nodes' operators; then ``out.backward()``. Answer: ``[out.data, leaf grads]``.
 - ``{"kind": "function", "grad_output": tensor}``: ``out = cls.apply(*args)``, then its backward on
-  ``grad_output``. Answer: ``[out, [what backward returned, one per argument]]``.
+  ``grad_output``. Answer: ``[out, [what backward returned, one per argument]]``. The student's object must
+  be a ``torch.autograd.Function`` subclass: a plain function would get autograd's gradients for free.
 """
 from __future__ import annotations
 
@@ -47,11 +48,14 @@ def run_function(function: Any, args: list, grad_output: Any) -> list:
 
     For a torch.autograd.Function the gradients are exactly what its ``backward`` returns (via
     ``out.grad_fn``): autograd would quietly sum a too-large gradient, e.g. an unsummed bias gradient
-    (n, d_out), down to the input's shape. A plain function (a reference) gets autograd's gradients.
+    (n, d_out), down to the input's shape. ``out`` stays referenced until its grad_fn has run: once the
+    output is garbage, torch (2.11, Colab's) frees the graph and its saved tensors, and ``ctx.saved_tensors``
+    raises "Trying to backward through the graph a second time". A plain function (a reference, called
+    here by the grading file, never through :func:`drive`) gets autograd's gradients.
     """
     if hasattr(function, "apply"):
         out = function.apply(*args)
-        grads = out.grad_fn.apply(grad_output)                 # the student's backward, as returned
+        grads = out.grad_fn.apply(grad_output)                 # the student's backward, as returned; out alive
         grads = list(grads) if isinstance(grads, (tuple, list)) else [grads]
     else:
         import torch
@@ -69,5 +73,9 @@ def drive(obj: Any, spec: dict, namespace: dict, args: list) -> list:
             raise NameError(f"no class named {spec['node_class']} is defined (the notebook's node class)")
         return run_graph(obj, node_class, spec)
     if kind == "function":
+        import torch
+        if not (isinstance(obj, type) and issubclass(obj, torch.autograd.Function)):
+            raise TypeError(f"expected a subclass of torch.autograd.Function with its own forward and backward, "
+                            f"received a {type(obj).__name__}: keep the class as the notebook defines it")
         return run_function(obj, args, spec["grad_output"])
     raise ValueError(f"unknown driver {kind!r}; known: graph, function")

@@ -1,13 +1,14 @@
-"""Tests for labhelpers.checks.perceptron_mlp_xor: each check passes the reference answer and fails wrong ones."""
+"""Tests for labhelpers.checks.perceptron_mlp_xor: each check passes a correct answer and fails wrong ones.
+
+Three checks compare with the solution's stored answers (labhelpers/checks/expected/04_perceptron_mlp_xor.json),
+so these tests also prove that the stored file is current and right. (Not implemented, raising and None
+answers, and skipping while graded: tests/labhelpers/checks/test_contract.py.)
+"""
 import torch
 from torch import nn
 
 from labhelpers.checks.perceptron_mlp_xor import (check_activation_derivatives, check_layer_gradient_norms, check_perceptron_predict,
                                    check_train_perceptron, check_xor_weights)
-
-
-def _todo(*args):
-    raise NotImplementedError("student has not written this yet")
 
 
 # ---- reference answers (what the solution notebook does) ------------------------------------
@@ -71,14 +72,6 @@ def test_perceptron_predict_rejects_column_shape():
 
 def test_train_perceptron_accepts_reference():
     assert check_train_perceptron(train_perceptron) is True
-
-
-def test_train_perceptron_rejects_missing_bias_update():
-    def no_bias(X, y, num_epochs=10, lr=1.0):
-        w = train_perceptron(X, y, num_epochs, lr)
-        w[0] = 0.0
-        return w
-    assert check_train_perceptron(no_bias) is False
 
 
 def test_train_perceptron_rejects_one_epoch_only():
@@ -172,25 +165,65 @@ def test_layer_gradient_norms_rejects_bias_included():
     assert check_layer_gradient_norms(with_bias) is False
 
 
-def test_layer_gradient_norms_rejects_sum_loss():
+def test_layer_gradient_norms_rejects_sum_loss(capsys):
     def summed(model, X, y):
         model.zero_grad()
         nn.functional.binary_cross_entropy(model(X), y, reduction="sum").backward()
         return [m.weight.grad.norm().item() for m in model if isinstance(m, nn.Linear)]
     assert check_layer_gradient_norms(summed) is False
+    assert "MEAN" in capsys.readouterr().out
 
 
-# ---- every check: not implemented / raising code -------------------------------------------
-
-def test_checks_report_not_implemented_without_raising(capsys):
-    results = [check_perceptron_predict(_todo), check_train_perceptron(_todo), check_activation_derivatives(_todo),
-               check_xor_weights(_todo), check_layer_gradient_norms(_todo)]
-    assert results == [False] * 5
-    assert capsys.readouterr().out.count("not implemented yet") == 5
+def test_perceptron_predict_rejects_inverted_outputs(capsys):
+    assert check_perceptron_predict(lambda X, w: (X @ w[1:] + w[0] <= 0).float()) is False
+    assert "not the other way round" in capsys.readouterr().out
 
 
-def test_checks_report_student_exception(capsys):
-    def broken(*args):
-        raise RuntimeError("shape mismatch")
-    assert check_xor_weights(broken) is False
-    assert "RuntimeError" in capsys.readouterr().out
+def test_perceptron_predict_rejects_a_numpy_answer(capsys):
+    assert check_perceptron_predict(lambda X, w: perceptron_predict(X, w).numpy()) is False
+    assert "torch.Tensor" in capsys.readouterr().out
+
+
+def test_train_perceptron_reports_a_missing_bias_update(capsys):
+    def no_bias(X, y, num_epochs=10, lr=1.0):
+        w = train_perceptron(X, y, num_epochs, lr)
+        w[0] = 0.0
+        return w
+    assert check_train_perceptron(no_bias) is False
+    assert "update the bias w[0] too" in capsys.readouterr().out
+
+
+def test_train_perceptron_reports_weights_never_updated(capsys):
+    assert check_train_perceptron(lambda X, y, num_epochs=10, lr=1.0: torch.zeros(X.shape[1] + 1)) is False
+    assert "still all zeros" in capsys.readouterr().out
+
+
+def test_train_perceptron_rejects_the_bias_last(capsys):
+    def bias_last(X, y, num_epochs=10, lr=1.0):
+        w = train_perceptron(X, y, num_epochs, lr)
+        return torch.cat([w[1:], w[:1]])
+    assert check_train_perceptron(bias_last) is False
+
+
+def test_activation_derivatives_rejects_tanh_itself(capsys):
+    def tanh_itself(z):
+        d = activation_derivatives(z)
+        d["tanh"] = torch.tanh(z)
+        return d
+    assert check_activation_derivatives(tanh_itself) is False
+    assert "tanh'" in capsys.readouterr().out
+
+
+def test_layer_gradient_norms_rejects_an_optimiser_step(capsys):
+    def steps(model, X, y):
+        norms = layer_gradient_norms(model, X, y)
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        return norms
+    assert check_layer_gradient_norms(steps) is False
+    assert "no optimiser step" in capsys.readouterr().out
+
+
+def test_layer_gradient_norms_cannot_be_hard_coded():
+    assert check_layer_gradient_norms(lambda model, X, y: [1.0] * sum(isinstance(m, nn.Linear) for m in model)) is False

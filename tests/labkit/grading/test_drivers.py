@@ -58,3 +58,38 @@ def test_drive_wants_the_notebooks_node_class():
 def test_drive_rejects_an_unknown_kind():
     with pytest.raises(ValueError, match="unknown driver"):
         drive(torch.tanh, {"kind": "magic"}, {}, [])
+
+
+def test_drive_wants_an_autograd_function_for_a_function_driver():
+    """A plain function would get autograd's gradients from run_function: the student's object must be a Function."""
+    X, W = torch.randn(3, 2, requires_grad=True), torch.randn(4, 2, requires_grad=True)
+    with pytest.raises(TypeError, match="torch.autograd.Function"):
+        drive(lambda X, W: X @ W.T, {"kind": "function", "grad_output": torch.ones(3, 4)}, {}, [X, W])
+
+
+def test_run_function_keeps_the_output_alive_while_its_backward_runs():
+    """torch 2.11 frees a custom Function's saved tensors once nothing references its node (torch 2.15 does not):
+    this Function emulates that for a backward called directly after its output was freed, so run_function must
+    hold the output until its grad_fn has run."""
+    import gc
+    import weakref
+
+    class OutputMustLive(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, X):
+            out = 2 * X
+            ctx.output = weakref.ref(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            gc.collect()
+            if torch._C._current_graph_task_id() == -1 and ctx.output() is None:   # called directly
+                raise RuntimeError("Trying to backward through the graph a second time (emulated)")
+            return 2 * grad
+
+    X = torch.randn(3, requires_grad=True)
+    out, (grad_X,) = drive(OutputMustLive, {"kind": "function", "grad_output": torch.ones(3)}, {}, [X])
+    assert torch.allclose(out, 2 * X) and torch.allclose(grad_X, torch.full((3,), 2.0))
+    with pytest.raises(RuntimeError, match="second time"):   # the emulation bites where the output is dropped
+        OutputMustLive.apply(X).grad_fn.apply(torch.ones(3))
