@@ -7,9 +7,11 @@ Inside that fresh run, and inside the grader, the call does nothing (no endless 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,24 @@ SMOKE_PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}  # CI, the grader a
 PARAMETERS_TAG, INJECTED_TAG = "parameters", "injected-parameters"
 _VERDICT = re.compile(r"^\[(FAIL|TODO)\].*$", re.MULTILINE)
 _SMOKE_LINE = re.compile(r"^SMOKE[ \t]*=", re.MULTILINE)
+
+
+@contextlib.contextmanager
+def local_kernel(kernel_name: str = "python3"):
+    """A kernel manager for a notebook run on this machine: on Linux and macOS its channels are local sockets
+    (IPC) in a private folder, so the kernel has no TCP port to warn about ("running over TCP without
+    encryption"); elsewhere the default. The kernel is shut down when the block ends."""
+    from jupyter_client.manager import KernelManager
+    with tempfile.TemporaryDirectory(prefix="labkit-kernel-") as folder:
+        if os.name == "posix":
+            km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(folder, "kernel"))
+        else:
+            km = KernelManager(kernel_name=kernel_name)
+        try:
+            yield km
+        finally:
+            if km.has_kernel and km.is_alive():
+                km.shutdown_kernel(now=False)
 
 
 def smoke_parameters(results_dir: str | None = None) -> dict:
@@ -127,8 +147,9 @@ def _run_fresh(nb: dict, cwd: Path, timeout: int, kernel_name: str, parameters: 
     previous = os.environ.get("LABKIT_SELFCHECK")
     os.environ["LABKIT_SELFCHECK"] = "1"  # the fresh kernel inherits it: its own last cell does nothing
     try:
-        NotebookClient(node, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+        with local_kernel(kernel_name) as km:
+            NotebookClient(node, km=km, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+                           resources={"metadata": {"path": str(cwd)}}).execute()
     finally:
         if previous is None:
             del os.environ["LABKIT_SELFCHECK"]
@@ -176,7 +197,6 @@ def run_all_checks(notebook_path: str | Path | None = None, *, smoke: bool = Tru
     cwd = Path.cwd() if (Path.cwd() / "labhelpers").is_dir() or (Path.cwd() / "data").is_dir() else Path.cwd().parent
     print(f"Checking {label}: re-running it top to bottom in a fresh kernel (this takes a minute) ...")
     problems = [f"order: {p}" for p in order_problems(nb)]
-    import tempfile
     with tempfile.TemporaryDirectory(prefix="labkit-selfcheck-") as results_dir:  # never your results/
         parameters = smoke_parameters(results_dir) if smoke else {"RESULTS_DIR": results_dir}
         executed = _run_fresh(nb, cwd, timeout, kernel_name, parameters)

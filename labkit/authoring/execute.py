@@ -15,16 +15,18 @@ import nbformat
 
 from .nbfiles import atomic_write, dumps, lab_paths, list_labs
 from .prose import fill
-from labhelpers.selfcheck import inject_parameters, smoke_parameters
+from labhelpers.selfcheck import inject_parameters, local_kernel, smoke_parameters
 
 SMOKE_RESULTS = "results/smoke"  # where smoke runs (tests, CI) write: never make run's results/
 CELL_TIMEOUT = 900  # seconds per cell
 
 
-def _client(nb, root: Path, allow_errors: bool, timeout: int):
+def run_cells(nb, root: Path, allow_errors: bool, timeout: int) -> None:
+    """Execute ``nb`` in place in a local kernel (IPC channels), working in ``root``."""
     from nbclient import NotebookClient
-    return NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                          resources={"metadata": {"path": str(root)}})
+    with local_kernel() as km:
+        NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(root)}}).execute()
 
 
 def execute_solution(root: Path, name: str, out_path: Path | None, parameters: dict | None = None,
@@ -35,9 +37,10 @@ def execute_solution(root: Path, name: str, out_path: Path | None, parameters: d
     if out_path is not None:
         Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    papermill.execute_notebook(str(solution), str(out_path) if out_path else None,
-                               parameters=parameters or {}, cwd=str(root), kernel_name="python3",
-                               progress_bar=False, execution_timeout=timeout)
+    with local_kernel() as km:
+        papermill.execute_notebook(str(solution), str(out_path) if out_path else None,
+                                   parameters=parameters or {}, cwd=str(root), kernel_name="python3",
+                                   progress_bar=False, execution_timeout=timeout, km=km)
     seconds = time.perf_counter() - start
     if out_path is not None:  # the executed copy's prose says what this run printed
         atomic_write(Path(out_path), dumps(fill(nbformat.read(out_path, as_version=4))))
@@ -49,7 +52,7 @@ def execute_inplace(root: Path, name: str, timeout: int = CELL_TIMEOUT) -> float
     solution, _ = lab_paths(root, name)
     nb = nbformat.read(solution, as_version=4)
     start = time.perf_counter()
-    _client(nb, root, allow_errors=False, timeout=timeout).execute()
+    run_cells(nb, root, allow_errors=False, timeout=timeout)
     atomic_write(solution, dumps(nb), allow_solution=True)
     return time.perf_counter() - start
 
@@ -62,7 +65,7 @@ def execute_student(root: Path, name: str, parameters: dict | None = None,
     if parameters:
         nb = inject_parameters(nb, parameters)
     start = time.perf_counter()
-    _client(nb, root, allow_errors=True, timeout=timeout).execute()
+    run_cells(nb, root, allow_errors=True, timeout=timeout)
     return nb, time.perf_counter() - start
 
 

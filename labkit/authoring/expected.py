@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from labhelpers.files import atomic_write
-from labhelpers.selfcheck import inject_parameters, smoke_parameters
+from labhelpers.selfcheck import inject_parameters, local_kernel, smoke_parameters
 
 from .nbfiles import NotebookError, lab_paths, read, sha256
 
@@ -83,8 +83,9 @@ def record_answers(root: str | Path, name: str, timeout: int = 900) -> dict:
         out_json = str(Path(tmp) / "recorded.json")
         nb = _recording_notebook(solution, str(Path(tmp) / "results"), out_json)
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
-                           resources={"metadata": {"path": str(root)}}).execute()
+            with local_kernel() as km:
+                NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=False,
+                               resources={"metadata": {"path": str(root)}}).execute()
         except Exception as err:  # nbclient raises CellExecutionError and others
             raise NotebookError(f"{solution_path.name}: the solution failed while its answers were recorded: "
                                 f"{str(err)[-800:]}") from None

@@ -66,3 +66,22 @@ def test_run_all_checks_runs_a_notebook_in_a_fresh_kernel(tmp_path, monkeypatch,
     assert run_all_checks("lab.ipynb", timeout=120) is False
     out = capsys.readouterr().out
     assert "1 problem(s)" in out and "cell 3: answer missing" in out
+
+
+def test_the_fresh_kernel_prints_no_transport_warning(tmp_path):
+    """The self-check's kernel talks over local sockets: no "running over TCP without encryption" block."""
+    import json
+    import subprocess
+    import sys
+    nb = {"cells": [{"cell_type": "code", "source": "SMOKE = False", "metadata": {"tags": ["parameters"]},
+                     "outputs": [], "execution_count": None},
+                    {"cell_type": "code", "source": "print('[OK] demo')", "metadata": {}, "outputs": [],
+                     "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps(nb))
+    run = subprocess.run([sys.executable, "-c", f"import labhelpers as lh; print(lh.run_all_checks({str(path)!r}))"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "True" in run.stdout, run.stdout + run.stderr
+    assert "TCP" not in run.stdout + run.stderr and "WARNING" not in run.stderr, run.stderr
