@@ -19,6 +19,8 @@ import nbformat
 from .nbfiles import NotebookError, atomic_write, dumps, lab_paths, list_labs, read, tags
 
 BADGE_TAG, SETUP_TAG = "colab-badge", "colab-setup"
+# what JupyterLab writes when it opens a notebook: stored as is, opening and closing a lab changes nothing
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 SAVE_A_COPY = ("*In Colab, first choose **File > Save a copy in Drive** and work in that copy: changes to a "
                "notebook opened from GitHub are lost when the runtime ends.*")
 _SETUP_TEMPLATE = '''\
@@ -115,13 +117,15 @@ def apply_colab_header(nb, badge: str, setup: str):
         cell.source = source
         header.append(cell)
     nb.cells[:0] = header
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     return nb
 
 
 def header_current(nb, badge: str, setup: str) -> bool:
-    """True when cells 0 and 1 are exactly this badge and set-up cell, tagged."""
+    """True when cells 0 and 1 are exactly this badge and set-up cell, tagged, and the kernelspec is KERNELSPEC."""
     return (len(nb.cells) >= 2 and [c.source for c in nb.cells[:2]] == [badge, setup]
-            and BADGE_TAG in tags(nb.cells[0]) and SETUP_TAG in tags(nb.cells[1]))
+            and BADGE_TAG in tags(nb.cells[0]) and SETUP_TAG in tags(nb.cells[1])
+            and dict(nb.metadata.get("kernelspec", {})) == KERNELSPEC)
 
 
 def update_colab_headers(root: str | Path, names: list[str] | None = None) -> list[tuple[str, Path]]:
