@@ -1,7 +1,11 @@
 """Hidden tests of lab 00 (Colab, GPU and PyTorch tensors). Instructor only: never released.
 
 Each exercise gets fresh random inputs per submission; the references below run in the grader.
+Exercises 2 and 3 ask for one PyTorch call each (view; numpy / from_numpy): no library routine does
+more of their work, so nothing is forbidden there besides labhelpers (the guard's default).
 """
+import importlib.util
+
 import numpy as np
 import torch
 
@@ -95,15 +99,26 @@ def _w_unchanged(call: Call, response: dict) -> str | None:
     return None
 
 
+# What an exercise asks students to do themselves (the run-time guard fails any call into these).
+OUTER_SUM = ("numpy.ufunc.outer", "numpy.add.outer")      # np.add.outer(a, b) is the whole table
+# numerical differentiation: exercises 4 and 5 ask for autograd, not an approximation by a library.
+# scipy.differentiate.derivative only where it is the exercise's own name (the source check skips that name;
+# elsewhere a local variable called `derivative` would count as a forbidden use).
+_NEW_SCIPY = importlib.util.find_spec("scipy.differentiate") is not None                          # SciPy >= 1.15
+NUMERICAL_GRADIENT = ("scipy.optimize.approx_fprime",) + (("scipy.differentiate.jacobian",) if _NEW_SCIPY else ())
+NUMERICAL_DERIVATIVE = NUMERICAL_GRADIENT + (("scipy.differentiate.derivative",) if _NEW_SCIPY else ())
+
 EXERCISES = [
     Exercise("broadcast_sum", 2, "table[i, j] must be a[i] + b[j]: make a a column (n, 1) and b a row (1, m)",
-             _broadcast_probes, _broadcast_reference, strict_types=True),
+             _broadcast_probes, _broadcast_reference, strict_types=True, forbidden=OUTER_SUM),
     Exercise("make_view", 2, "return x.view(2, 8): a (2, 8) view sharing x's memory, elements in row-major order",
              _view_probes, lambda x: x.reshape(2, 8), strict_types=True, verify=_shares_memory),
     Exercise("numpy_roundtrip", 2, "return (x.numpy(), torch.from_numpy(that array)): float32, sharing x's memory",
              _roundtrip_probes, _roundtrip_reference, strict_types=True, verify=_shares_memory),
     Exercise("derivative", 2, "f'(x0) by autograd, returned as a Python float (.item())",
-             _derivative_probes, _derivative_reference, atol=1e-4, rtol=1e-4, strict_types=True),
+             _derivative_probes, _derivative_reference, atol=1e-4, rtol=1e-4, strict_types=True,
+             forbidden=NUMERICAL_DERIVATIVE),
     Exercise("squared_error_grad", 2, "the gradient 2 X^T (X w - y) by autograd on a copy of w, shape (d,)",
-             _grad_probes, _grad_reference, atol=1e-4, rtol=1e-4, strict_types=True, verify=_w_unchanged),
+             _grad_probes, _grad_reference, atol=1e-4, rtol=1e-4, strict_types=True, verify=_w_unchanged,
+             forbidden=NUMERICAL_GRADIENT),
 ]

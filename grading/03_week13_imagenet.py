@@ -1,6 +1,10 @@
 """Hidden tests of lab 03 (Week 13 ImageNet: class names, cats, top-5, preprocessing).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader.
+Every labhelpers function is forbidden inside the exercises (the guard's default): imagenet_classes
+(is_cat by looking the names up), classify and predict (top5 through a model that returns its input),
+Preprocess (preprocess_image) stay public runtime helpers, but may not stand in for an exercise.
+top5 asks for torch.softmax and torch.topk, so neither is forbidden.
 """
 import csv
 import io
@@ -103,5 +107,6 @@ EXERCISES = [
              _top5_probes, _top5_reference, atol=1e-5, rtol=1e-4),
     Exercise("preprocess_image", 3, "TF.resize(image, 256), TF.center_crop(x, 224), TF.normalize(x, mean, std)",
              _preprocess_probes, lambda image, mean, std: Preprocess(256, 224, mean, std)(image),
-             compare=_preprocess_compare, verify=_image_unchanged),
+             compare=_preprocess_compare, verify=_image_unchanged,
+             forbidden=("torchvision.transforms._presets.ImageClassification",)),  # weights.transforms()
 ]

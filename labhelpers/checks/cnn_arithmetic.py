@@ -1,9 +1,12 @@
-"""Self-checks for lab 01 (CNN arithmetic): output size, convolution, max pooling, parameter counts,
+"""Self-checks of lab 01 (CNN arithmetic): output size, convolution, max pooling, parameter counts,
 LeNet shapes.
 
-Every check compares the student's answer with two independent references: the NumPy versions in
-``labhelpers.numpy_ref`` and PyTorch itself (``torch.nn.functional`` or an ``nn.Conv2d``). Inputs
-are several cases, random ones from a private generator, so a hard-coded answer fails.
+No check holds an implementation of its exercise. The convolution is compared with PyTorch's
+``F.conv2d`` given the flipped kernel (a cross-correlation of the rotated kernel is a true convolution),
+max pooling with ``F.max_pool2d``, the parameter count with ``nn.Conv2d``'s own parameters; the output
+size and the LeNet shapes with the answers the solution notebook gave to the same fixed cases
+(``expected/01_cnn_arithmetic.json``). Inputs are several cases, random ones from NumPy's seeded
+generator, so a hard-coded answer fails.
 """
 from __future__ import annotations
 
@@ -14,13 +17,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks import as_int, attempt, close, report, report_not_int
-from labhelpers.numpy_ref import conv2d_numpy, conv_output_size, correlate2d_numpy, max_pool2d_numpy
+from labhelpers.checks import (Case, as_int, attempt, close, report, report_not_int, run_cases, skip_during_grading,
+                               stored)
 
 __all__ = ["check_conv_output_size", "check_conv2d", "check_max_pool2d", "check_conv_params",
-           "check_lenet_shapes", "lenet_reference_shapes"]
+           "check_lenet_shapes"]
 
-# (n, k, p, s) -> where the case comes from; the expected value is computed, not typed in
+LAB = "01_cnn_arithmetic"
+
+# (n, k, p, s) -> where the case comes from; the expected values are the solution's (stored)
 _SIZE_CASES = [
     (28, 5, 0, 1),    # seed "Size of Feature Map": 28 -> 24
     (8, 4, 0, 2),     # seed 1-D worked example: 8 inputs, 4-tap filter, stride 2 -> 3
@@ -54,31 +59,45 @@ def _shape_of(value: Any) -> tuple[int, ...] | None:
     return shape if value is not None and shape else None
 
 
+# ----------------------------------------------------------------------------- exercise 1
 def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
-    """Check ``fn(n, k, p, s)`` == floor((n + 2p - k) / s) + 1 on the slides' cases (lab 01, ex. 1)."""
+    """Check ``fn(n, k, p, s)`` == floor((n + 2p - k) / s) + 1 on the slides' cases, against the solution's
+    stored answers (lab 01, exercise 1)."""
     name = "conv_output_size"
-    for n, k, p, s in _SIZE_CASES:
-        expected = conv_output_size(n, k, p, s)
-        ok, received = attempt(name, fn, n, k, p, s)
-        if not ok:
-            return False
-        got = as_int(received)
-        case = f"n={n}, k={k}, p={p}, s={s}"
-        if got is None:
-            return report_not_int(name, received, expected, case,
+    if skip_during_grading(name):
+        return True
+    cases = [Case((n, k, p, s), f"n={n}, k={k}, p={p}, s={s}") for n, k, p, s in _SIZE_CASES]
+    answers = run_cases(name, fn, cases)
+    if answers is None:
+        return False
+    for case, received in zip(cases, answers):
+        if as_int(received) is None:
+            return report_not_int(name, received, "an int", case.label,
                                   hint="return an int: // divides and rounds down in one step")
-        if got != expected:
-            hint = "o = floor((n + 2p - k) / s) + 1"
-            if got == (n + 2 * p - k) // s:
-                hint = "you forgot the + 1 (the first window position also counts)"
-            elif got == (n + p - k) // s + 1:
-                hint = "padding p is added on both sides: n + 2p"
-            elif got == -(-(n + 2 * p - k) // s) + 1:
-                hint = "round down (floor), not up: a window that does not fit is dropped"
-            return report(name, False, expected=expected, received=got, hint=f"{case}: {hint}")
-    return report(name, True)
+    expected = stored(LAB, name, [as_int(a) for a in answers], cases)
+    if expected is None:
+        return False
+    got = [as_int(a) for a in answers]
+    wrong = [(case, g, want) for case, g, want in zip(cases, got, expected) if g != want]
+    if not wrong:
+        return report(name, True)
+    # the wrong variant that explains every answer, else the one that explains the first wrong answer
+    explained = [hint for hint, variant in _SIZE_MISTAKES if all(g == variant(*c.args) for c, g in zip(cases, got))]
+    case, g, want = wrong[0]
+    explained += [hint for hint, variant in _SIZE_MISTAKES if g == variant(*case.args)]
+    hint = (explained or ["o = floor((n + 2p - k) / s) + 1"])[0]
+    return report(name, False, expected=want, received=g, hint=f"{case.label}: {hint}")
 
 
+_SIZE_MISTAKES = [  # (hint, a wrong formula computed from the inputs)
+    ("you forgot the + 1 (the first window position also counts)", lambda n, k, p, s: (n + 2 * p - k) // s),
+    ("padding p is added on both sides: n + 2p", lambda n, k, p, s: (n + p - k) // s + 1),
+    ("round down (floor), not up: a window that does not fit is dropped",
+     lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1),
+]
+
+
+# ----------------------------------------------------------------------------- exercise 2
 def _conv_cases() -> list[tuple[np.ndarray, np.ndarray, int, int]]:
     """Random (X, kernel, pad, stride) cases: square and non-square, with padding and stride."""
     rng = np.random.default_rng(2021)
@@ -87,22 +106,22 @@ def _conv_cases() -> list[tuple[np.ndarray, np.ndarray, int, int]]:
     return [(rng.standard_normal(xs), rng.standard_normal(ks), p, s) for xs, ks, p, s in specs]
 
 
-def _torch_conv(X: np.ndarray, kernel: np.ndarray, pad: int, stride: int) -> np.ndarray:
-    """True convolution computed by PyTorch: F.conv2d (a cross-correlation) with the kernel flipped."""
-    x = torch.from_numpy(X)[None, None]                                     # (1, 1, H, W)
-    w = torch.from_numpy(np.ascontiguousarray(kernel[::-1, ::-1]))[None, None]  # (1, 1, kH, kW)
-    return F.conv2d(x, w, padding=pad, stride=stride)[0, 0].numpy()        # (oH, oW)
+def _torch_conv(X: np.ndarray, kernel: np.ndarray, pad: int, stride: int, flip: bool = True) -> np.ndarray:
+    """PyTorch's F.conv2d (a cross-correlation), in float64; with ``flip`` the kernel is rotated by 180
+    degrees first, which makes it a true convolution."""
+    x = torch.from_numpy(X)[None, None]                                              # (1, 1, H, W)
+    k = (kernel[::-1, ::-1] if flip else kernel).copy()                              # copy: positive strides
+    return F.conv2d(x, torch.from_numpy(k)[None, None], padding=pad, stride=stride)[0, 0].numpy()  # (oH, oW)
 
 
 def check_conv2d(fn: Callable[[np.ndarray, np.ndarray, int, int], Any]) -> bool:
-    """Check ``fn(X, kernel, pad, stride)`` computes the true 2-D convolution (lab 01, exercise 2).
-
-    Compared with ``labhelpers.numpy_ref.conv2d_numpy`` and with ``F.conv2d`` on the flipped kernel.
-    """
+    """Check ``fn(X, kernel, pad, stride)`` computes the true 2-D convolution (lab 01, exercise 2),
+    compared with ``F.conv2d`` given the flipped kernel."""
     name = "conv2d"
+    if skip_during_grading(name):
+        return True
     for X, kernel, pad, stride in _conv_cases():
-        expected = conv2d_numpy(X, kernel, pad=pad, stride=stride)
-        by_torch = _torch_conv(X, kernel, pad, stride)
+        expected = _torch_conv(X, kernel, pad, stride)
         ok, received = attempt(name, fn, X.copy(), kernel.copy(), pad, stride)
         if not ok:
             return False
@@ -115,18 +134,17 @@ def check_conv2d(fn: Callable[[np.ndarray, np.ndarray, int, int], Any]) -> bool:
             return report(name, False, expected=expected.shape, received=shape,
                           hint=f"output shape for {case}: pad first, then "
                                "opt = (padded size - kernel size) // stride + 1 per axis")
-        if close(received, correlate2d_numpy(X, kernel, pad=pad, stride=stride)) and not close(received, expected):
-            return report(name, False, expected=expected, received=np.asarray(received, dtype=float),
-                          hint="rotate the kernel by 180 degrees (kernel[::-1, ::-1]) before sliding: "
-                               "without it you computed a cross-correlation, like F.conv2d")
-        for reference, what in [(expected, "conv2d_numpy"), (by_torch, "F.conv2d with the flipped kernel")]:
-            if not close(received, reference, atol=1e-8):
-                return report(name, False, expected=reference, received=np.asarray(received, dtype=float),
-                              hint=f"differs from {what} for {case}; window (i, j) starts at "
-                                   "(i * stride, j * stride) of the padded X")
+        if not close(received, expected, atol=1e-8):
+            hint = (f"differs from F.conv2d with the flipped kernel for {case}; window (i, j) starts at "
+                    "(i * stride, j * stride) of the padded X")
+            if close(received, _torch_conv(X, kernel, pad, stride, flip=False), atol=1e-8):
+                hint = ("rotate the kernel by 180 degrees (kernel[::-1, ::-1]) before sliding: "
+                        "without it you computed a cross-correlation, like F.conv2d")
+            return report(name, False, expected=expected, received=np.asarray(received, dtype=float), hint=hint)
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 3
 def _pool_cases() -> list[tuple[np.ndarray, int, int]]:
     """(X, pool_size, stride) cases: the seed's 6x6 example, then random ones incl. overlap and floor."""
     rng = np.random.default_rng(7)
@@ -136,11 +154,13 @@ def _pool_cases() -> list[tuple[np.ndarray, int, int]]:
 
 
 def check_max_pool2d(fn: Callable[[np.ndarray, int, int], Any]) -> bool:
-    """Check ``fn(X, pool_size, stride)`` against max_pool2d_numpy and F.max_pool2d (lab 01, ex. 3)."""
+    """Check ``fn(X, pool_size, stride)`` against PyTorch's F.max_pool2d (lab 01, exercise 3)."""
     name = "max_pool2d"
+    if skip_during_grading(name):
+        return True
     for X, pool_size, stride in _pool_cases():
-        expected = max_pool2d_numpy(X, pool_size, stride)
-        by_torch = F.max_pool2d(torch.from_numpy(X)[None, None], pool_size, stride)[0, 0].numpy()
+        x = torch.from_numpy(X)[None, None]                                          # (1, 1, H, W)
+        expected = F.max_pool2d(x, pool_size, stride)[0, 0].numpy()                  # (oH, oW)
         ok, received = attempt(name, fn, X.copy(), pool_size, stride)
         if not ok:
             return False
@@ -152,18 +172,17 @@ def check_max_pool2d(fn: Callable[[np.ndarray, int, int], Any]) -> bool:
         if shape != expected.shape:
             return report(name, False, expected=expected.shape, received=shape,
                           hint=f"output shape for {case}: opt = (size - pool_size) // stride + 1 per axis")
-        for reference, what in [(expected, "max_pool2d_numpy"), (by_torch, "F.max_pool2d")]:
-            if not close(received, reference, atol=1e-8):
-                mean = F.avg_pool2d(torch.from_numpy(X)[None, None], pool_size, stride)[0, 0].numpy()
-                hint = ("that is average pooling; take the largest value (np.max) of each window"
-                        if close(received, mean, atol=1e-8) else
-                        f"differs from {what} for {case}; window (i, j) is "
-                        "X[i*stride : i*stride+pool_size, j*stride : j*stride+pool_size]")
-                return report(name, False, expected=reference, received=np.asarray(received, dtype=float),
-                              hint=hint)
+        if not close(received, expected, atol=1e-8):
+            mean = F.avg_pool2d(x, pool_size, stride)[0, 0].numpy()                  # a wrong variant
+            hint = ("that is average pooling; take the largest value (np.max) of each window"
+                    if close(received, mean, atol=1e-8) else
+                    f"differs from F.max_pool2d for {case}; window (i, j) starts at row i * stride and "
+                    "column j * stride of X, and is pool_size rows high and pool_size columns wide")
+            return report(name, False, expected=expected, received=np.asarray(received, dtype=float), hint=hint)
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 4
 # (in_channels, out_channels, kernel_size, bias)
 _PARAM_CASES = [(1, 32, 3, True), (32, 64, 3, True), (1, 20, 5, True), (20, 50, 5, True),
                 (3, 6, 5, True), (3, 64, 7, True), (256, 256, 3, False), (256, 64, 1, False),
@@ -171,10 +190,14 @@ _PARAM_CASES = [(1, 32, 3, True), (32, 64, 3, True), (1, 20, 5, True), (20, 50, 
 
 
 def check_conv_params(fn: Callable[..., int]) -> bool:
-    """Check ``fn(in_channels, out_channels, kernel_size, bias=True)`` equals nn.Conv2d's count (lab 01, ex. 4)."""
+    """Check ``fn(in_channels, out_channels, kernel_size, bias=True)`` equals the number of parameters of
+    nn.Conv2d itself (lab 01, exercise 4)."""
     name = "conv_params"
+    if skip_during_grading(name):
+        return True
     for c_in, c_out, k, bias in _PARAM_CASES:
-        layer = nn.Conv2d(c_in, c_out, k, bias=bias)
+        with torch.random.fork_rng(devices=[]):         # building the layer must not shift the notebook's seed
+            layer = nn.Conv2d(c_in, c_out, k, bias=bias)
         expected = sum(p.numel() for p in layer.parameters())
         ok, received = attempt(name, fn, c_in, c_out, k, bias=bias)
         if not ok:
@@ -185,38 +208,25 @@ def check_conv_params(fn: Callable[..., int]) -> bool:
             return report_not_int(name, received, expected, case,
                                   hint="return an int (products and sums of ints stay ints)")
         if got != expected:
-            weights = k * k * c_in * c_out
+            weights, biases = layer.weight.numel(), (layer.bias.numel() if bias else 0)
             if bias and got == weights:
                 hint = "add the biases: one per filter (out_channels of them)"
             elif not bias and got == weights + c_out:
                 hint = "with bias=False there are only the weights"
-            elif got == k * k * c_in + int(bias):
+            elif got * c_out == weights + biases:
                 hint = "that is one filter; there are out_channels filters"
             elif got == k * k * c_out + int(bias) * c_out:
                 hint = "each filter spans all in_channels: k * k * in_channels weights"
             else:
-                hint = "(k * k * in_channels + 1) * out_channels with a bias, k * k * in * out without"
+                hint = "weights: out_channels filters of k x k x in_channels; plus one bias per filter when bias=True"
             return report(name, False, expected=expected, received=got, hint=f"{case}: {hint}")
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 5
 LENET_LAYERS = ["input", "conv1 (5x5, 20 filters)", "max_pool2d 2x2", "conv2 (5x5, 50 filters)",
                 "max_pool2d 2x2", "flatten"]
-
-
-def lenet_reference_shapes(n: int = 28) -> list[tuple[int, ...]]:
-    """Shapes (no batch) of one n x n image through labhelpers.LeNet's conv part: input .. flatten."""
-    from labhelpers.models import LeNet  # local: the model is only needed by this check
-
-    model = LeNet()
-    x = torch.zeros(1, 1, n, n)                                # (1, 1, n, n)
-    shapes = [tuple(x.shape[1:])]
-    with torch.no_grad():
-        for step in (model.conv1, lambda t: F.max_pool2d(t, 2), model.conv2,
-                     lambda t: F.max_pool2d(t, 2), lambda t: t.flatten(1)):
-            x = step(x)
-            shapes.append(tuple(x.shape[1:]))
-    return shapes
+LENET_SIZES = (28, 32, 29)  # 29: the pooling has to round down
 
 
 def _normalise_shapes(value: Any) -> list[tuple[int, ...]] | None:
@@ -239,32 +249,39 @@ def _normalise_shapes(value: Any) -> list[tuple[int, ...]] | None:
 
 
 def check_lenet_shapes(answer: Callable[[int], list] | list) -> bool:
-    """Check the LeNet feature-map shapes (C, H, W) from the input to the flatten (lab 01, ex. 5).
+    """Check the LeNet feature-map shapes (C, H, W) from the input to the flatten (lab 01, exercise 5),
+    against the solution's stored answers.
 
     ``answer`` is a function ``fn(n)`` giving the shapes for an n x n input (checked for n = 28, 32
-    and 29) or a plain list for n = 28. Expected shapes come from running labhelpers.LeNet.
+    and 29) or a plain list for n = 28.
     """
     name = "lenet_shapes"
-    sizes = [28, 32, 29] if callable(answer) else [28]
-    for n in sizes:
-        expected = lenet_reference_shapes(n)
-        if callable(answer):
-            ok, received = attempt(name, answer, n)
-            if not ok:
-                return False
-        else:
-            received = answer
-        shapes = _normalise_shapes(received)
-        if shapes is None:
-            return report(name, False, expected=f"a list of {len(expected)} shapes like {expected[:2]} ...",
-                          received=repr(received),
+    if skip_during_grading(name):
+        return True
+    cases = [Case((n,), f"a {n}x{n} input") for n in LENET_SIZES]
+    if callable(answer):
+        answers = run_cases(name, answer, cases)
+        if answers is None:
+            return False
+    else:
+        answers = [answer]                                    # a plain list: the shapes of a 28x28 input
+    shapes = [_normalise_shapes(a) for a in answers]
+    for received, normalised in zip(answers, shapes):
+        if normalised is None:
+            return report(name, False, expected=f"a list of {len(LENET_LAYERS)} shapes like [(1, 28, 28), "
+                                                "(20, 24, 24), ...]", received=repr(received)[:200],
                           hint="one tuple of ints per layer: (channels, height, width), (features,) last")
-        if len(shapes) != len(expected):
-            return report(name, False, expected=f"{len(expected)} shapes ({', '.join(LENET_LAYERS)})",
-                          received=f"{len(shapes)} shapes", hint="list input, conv1, pool, conv2, pool, flatten")
-        for layer, want, got in zip(LENET_LAYERS, expected, shapes):
+    expected = stored(LAB, name, shapes + [None] * (len(cases) - len(shapes)), cases)
+    if expected is None:
+        return False
+    for case, got_shapes, want_shapes in zip(cases, shapes, expected):
+        want_shapes = [tuple(s) for s in want_shapes]
+        if len(got_shapes) != len(want_shapes):
+            return report(name, False, expected=f"{len(want_shapes)} shapes ({', '.join(LENET_LAYERS)})",
+                          received=f"{len(got_shapes)} shapes", hint="list input, conv1, pool, conv2, pool, flatten")
+        for layer, want, got in zip(LENET_LAYERS, want_shapes, got_shapes):
             if want != got:
                 return report(name, False, expected=want, received=got,
-                              hint=f"{layer} of a {n}x{n} input; conv: o = n - k + 1 (no padding, "
-                                   "stride 1), channels = filters; pool 2x2: o = n // 2; flatten: C * H * W")
+                              hint=f"{layer} of {case.label}; conv: o = n - k + 1 (no padding, stride 1), "
+                                   "channels = filters; pool 2x2: o = n // 2; flatten: C * H * W")
     return report(name, True)

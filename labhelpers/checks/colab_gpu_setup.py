@@ -1,9 +1,11 @@
-"""Self-checks for lab 00 (Colab, GPU and PyTorch tensors): broadcasting, views, NumPy bridge, autograd.
+"""Self-checks of lab 00 (Colab, GPU and PyTorch tensors): broadcasting, views, the NumPy bridge, autograd.
 
-Every check builds its own random inputs (a private ``torch.Generator``), computes the expected
-answer independently with NumPy, calls the student's function through ``attempt`` and prints
-"expected / received". Hard-coded outputs therefore fail, and so do copies where a view or shared
-memory is asked for.
+No check holds an implementation of its exercise. The broadcasting table is compared with NumPy's own
+outer sum (``np.add.outer``), the view with NumPy's ``reshape``, the NumPy bridge with the input's
+values; the two autograd exercises with the answers the solution notebook gave to the same fixed
+cases (``expected/00_colab_gpu_setup.json``). Inputs come from NumPy's seeded generator, so they are
+the same on every machine; hard-coded outputs fail, and so do copies where a view or shared memory is
+asked for.
 """
 from __future__ import annotations
 
@@ -13,15 +15,17 @@ from typing import Callable
 import numpy as np
 import torch
 
-from labhelpers.checks import attempt, close, report
+from labhelpers.checks import Case, attempt, close, report, run_cases, skip_during_grading, stored
 
 __all__ = ["check_broadcast_sum", "check_reshape", "check_numpy_roundtrip", "check_derivative",
            "check_autograd_grad"]
 
+LAB = "00_colab_gpu_setup"
 
-def _randn(generator: torch.Generator, *shape: int) -> torch.Tensor:
-    """Float32 normal noise from ``generator`` (so the check never touches the global seed)."""
-    return torch.randn(*shape, generator=generator)
+
+def _tensor(rng: np.random.Generator, *shape: int) -> torch.Tensor:
+    """Float32 normal noise from a NumPy generator (the same on every machine; the torch seed is untouched)."""
+    return torch.from_numpy(rng.normal(size=shape).astype(np.float32))
 
 
 def _is_tensor(name: str, value: object) -> bool:
@@ -32,13 +36,17 @@ def _is_tensor(name: str, value: object) -> bool:
                   hint="return a tensor (torch.Tensor), not a list or NumPy array")
 
 
+# ----------------------------------------------------------------------------- exercise 1
 def check_broadcast_sum(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(a, b)`` -> table (len(a), len(b)) with ``table[i, j] == a[i] + b[j]`` (lab 00, ex. 1)."""
+    """Check ``fn(a, b)`` -> table (len(a), len(b)) with ``table[i, j] == a[i] + b[j]``, compared with
+    NumPy's ``np.add.outer`` (lab 00, exercise 1)."""
     name = "broadcast_sum"
-    generator = torch.Generator().manual_seed(1234)
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(1234)
     for n, m in [(3, 4), (5, 2), (1, 6)]:
-        a, b = _randn(generator, n), _randn(generator, m)  # (n,), (m,)
-        expected = np.add.outer(a.numpy(), b.numpy())  # (n, m), NumPy's own outer sum
+        a, b = _tensor(rng, n), _tensor(rng, m)                  # (n,), (m,)
+        expected = np.add.outer(a.numpy(), b.numpy())            # (n, m), NumPy's own outer sum
         ok, received = attempt(name, fn, a.clone(), b.clone())
         if not ok:
             return False
@@ -48,17 +56,23 @@ def check_broadcast_sum(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
             return report(name, False, expected=f"shape {(n, m)}", received=f"shape {tuple(received.shape)}",
                           hint="turn a into a column (n, 1) and b into a row (1, m); then a + b broadcasts")
         if not close(received, expected):
-            return report(name, False, expected=expected, received=received.detach().cpu().numpy(),
-                          hint="table[i, j] must be a[i] + b[j]")
+            hint = "table[i, j] must be a[i] + b[j]"
+            if close(received, np.subtract.outer(a.numpy(), b.numpy())):
+                hint = "that is a[i] - b[j]: add the column and the row"
+            return report(name, False, expected=expected, received=received.detach().cpu().numpy(), hint=hint)
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 2
 def check_reshape(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(x)`` returns a (2, 8) *view* of a 16-element tensor ``x`` (lab 00, exercise 2)."""
+    """Check ``fn(x)`` returns a (2, 8) *view* of a 16-element tensor ``x``, in NumPy's row-major order
+    (lab 00, exercise 2)."""
     name = "reshape"
-    generator = torch.Generator().manual_seed(4321)
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(4321)
     for shape in [(16,), (4, 4), (2, 2, 4)]:
-        x = _randn(generator, *shape)
+        x = _tensor(rng, *shape)
         expected = x.numpy().copy().reshape(2, 8)  # row-major reshape, computed by NumPy
         ok, received = attempt(name, fn, x)
         if not ok:
@@ -80,12 +94,15 @@ def check_reshape(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 3
 def check_numpy_roundtrip(fn: Callable[[torch.Tensor], tuple[np.ndarray, torch.Tensor]]) -> bool:
-    """Check ``fn(x)`` -> (array, tensor), both sharing ``x``'s memory (lab 00, exercise 3)."""
+    """Check ``fn(x)`` -> (array, tensor), both holding x's values and sharing ``x``'s memory (lab 00, ex. 3)."""
     name = "numpy_roundtrip"
-    generator = torch.Generator().manual_seed(2024)
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(2024)
     for shape in [(5,), (2, 3)]:
-        x = _randn(generator, *shape)
+        x = _tensor(rng, *shape)
         expected = x.numpy().copy()  # values before any change
         ok, received = attempt(name, fn, x)
         if not ok:
@@ -120,53 +137,89 @@ def check_numpy_roundtrip(fn: Callable[[torch.Tensor], tuple[np.ndarray, torch.T
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 4
+_FUNCTIONS = {  # label -> f, the public cases' functions (written with torch operations)
+    "x**2 + 3*x": lambda x: x**2 + 3 * x,
+    "sin(x)": torch.sin,
+    "exp(x) * x": lambda x: torch.exp(x) * x,
+    "1 / (1 + exp(-x))": torch.sigmoid,
+}
+_POINTS = {"x**2 + 3*x": 2.0, "sin(x)": 0.7, "exp(x) * x": -0.3, "1 / (1 + exp(-x))": 1.5}
+
+
+def _value_at(f: Callable, x0: float) -> float:
+    """f(x0) itself (a wrong answer the diagnosis recognises)."""
+    with torch.no_grad():
+        return float(f(torch.tensor(float(x0))))
+
+
 def check_derivative(fn: Callable[[Callable[[torch.Tensor], torch.Tensor], float], float]) -> bool:
-    """Check ``fn(f, x0)`` -> df/dx at x0 as a Python float for several scalar ``f`` (lab 00, exercise 4)."""
+    """Check ``fn(f, x0)`` -> df/dx at x0 as a Python float for several scalar ``f`` (lab 00, exercise 4),
+    against the solution's stored answers."""
     name = "derivative"
-    cases = [  # (function, point, derivative written by hand)
-        ("x**2 + 3*x", lambda x: x**2 + 3 * x, 2.0, lambda x: 2 * x + 3),
-        ("sin(x)", torch.sin, 0.7, math.cos),
-        ("exp(x) * x", lambda x: torch.exp(x) * x, -0.3, lambda x: math.exp(x) * (x + 1)),
-        ("1 / (1 + exp(-x))", torch.sigmoid, 1.5,
-         lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2),
-    ]
-    for label, f, x0, dfdx in cases:
-        expected = dfdx(x0)
-        ok, received = attempt(name, fn, f, x0)
-        if not ok:
-            return False
-        if isinstance(received, torch.Tensor) or not isinstance(received, (float, int)) or isinstance(received, bool):
+    if skip_during_grading(name):
+        return True
+    cases = [Case((_FUNCTIONS[label], x0), f"d/dx {label} at x={x0}") for label, x0 in _POINTS.items()]
+    answers = run_cases(name, fn, cases)
+    if answers is None:
+        return False
+    for case, received in zip(cases, answers):
+        if isinstance(received, (bool, torch.Tensor)) or not isinstance(received, (float, int)):
             return report(name, False, expected="a Python float", received=type(received).__name__,
                           hint="use .item() to turn the one-element gradient into a float")
-        if not close(received, expected, atol=1e-5, rtol=1e-4):
-            return report(name, False, expected=f"d/dx {label} at x={x0}: {expected:.6f}",
-                          received=f"{float(received):.6f}",
-                          hint="make x a tensor with requires_grad=True, call .backward() on f(x), read x.grad")
+    expected = stored(LAB, name, [float(a) for a in answers], list(_POINTS.items()))
+    if expected is None:
+        return False
+    for case, received, want in zip(cases, answers, expected):
+        if not close(received, want, atol=1e-5, rtol=1e-4):
+            hint = "make x a tensor with requires_grad=True, call .backward() on f(x), read x.grad"
+            if math.isclose(float(received), _value_at(*case.args), rel_tol=1e-4, abs_tol=1e-5):
+                hint = "that is f(x0) itself; the derivative is in x.grad after f(x).backward()"
+            return report(name, False, expected=f"{case.label}: {want:.6f}", received=f"{float(received):.6f}",
+                          hint=hint)
     return report(name, True)
 
 
+# ----------------------------------------------------------------------------- exercise 5
+def _grad_cases() -> list[Case]:
+    rng = np.random.default_rng(7)
+    return [Case((_tensor(rng, n, d), _tensor(rng, n), _tensor(rng, d)), f"X of shape ({n}, {d})")
+            for n, d in [(6, 3), (10, 4)]]
+
+
 def check_autograd_grad(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(X, y, w)`` = gradient of sum((X @ w - y)**2) in w, vs 2 X^T (X w - y) (lab 00, ex. 5)."""
+    """Check ``fn(X, y, w)`` = gradient of sum((X @ w - y)**2) in w, against the solution's stored answers,
+    and that ``w`` is left unchanged (lab 00, exercise 5)."""
     name = "autograd_grad"
-    generator = torch.Generator().manual_seed(7)
-    for n, d in [(6, 3), (10, 4)]:
-        X, y, w = _randn(generator, n, d), _randn(generator, n), _randn(generator, d)  # (n, d), (n,), (d,)
-        Xn, yn, wn = (t.numpy().astype(np.float64) for t in (X, y, w))
-        expected = 2 * Xn.T @ (Xn @ wn - yn)  # (d,), the analytic gradient in float64
-        w_before = w.clone()
+    if skip_during_grading(name):
+        return True
+    cases = _grad_cases()
+    answers = []
+    for case in cases:
+        X, y, w = (t.clone() for t in case.args)
         ok, received = attempt(name, fn, X, y, w)
         if not ok:
             return False
         if not _is_tensor(name, received):
             return False
+        d = len(w)
         if tuple(received.shape) != (d,):
             return report(name, False, expected=f"shape {(d,)} (like w)", received=f"shape {tuple(received.shape)}",
                           hint="return w.grad, which has w's shape")
-        if not close(received, expected, atol=1e-4, rtol=1e-4):
-            return report(name, False, expected=expected, received=received.detach().cpu().numpy(),
-                          hint="build the loss from a copy of w with requires_grad=True, call .backward(), "
-                               "return that copy's .grad")
-        if not torch.equal(w, w_before):
+        if not torch.equal(w, case.args[2]):
             return report(name, False, expected="w unchanged", received="w was modified",
                           hint="work on w.detach().clone().requires_grad_(True), not on w itself")
+        answers.append(received.detach().cpu().float())
+    expected = stored(LAB, name, answers, cases)
+    if expected is None:
+        return False
+    for case, got, want in zip(cases, answers, expected):
+        if not close(got, want, atol=1e-4, rtol=1e-4):
+            hint = ("build the loss from a copy of w with requires_grad=True, call .backward(), "
+                    "return that copy's .grad")
+            if close(2 * got, want, atol=1e-4, rtol=1e-4):
+                hint = "half the gradient: differentiate the sum of squares, not half of it (the factor 2)"
+            elif close(-got, want, atol=1e-4, rtol=1e-4):
+                hint = "the sign is flipped: the loss is sum((X @ w - y)**2)"
+            return report(name, False, expected=np.asarray(want), received=got.numpy(), hint=f"{case.label}: {hint}")
     return report(name, True)

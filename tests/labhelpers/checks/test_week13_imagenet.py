@@ -1,18 +1,20 @@
-"""Tests for labhelpers.checks.week13_imagenet: each check passes the reference answer and fails wrong ones."""
+"""Tests for labhelpers.checks.week13_imagenet: each check passes a correct answer and fails wrong ones.
+
+is_cat and top5 compare with the solution's stored answers (labhelpers/checks/expected/03_week13_imagenet.json),
+so these tests also prove that file current and right; preprocess_image compares with torchvision's own
+ImageNet preprocessing. The generic behaviours (not implemented, raising, None, skipped while graded) are in
+test_contract.py.
+"""
 import csv
 
 import torch
 import torchvision.transforms.functional as TF
 
 from labhelpers.checks.week13_imagenet import check_is_cat, check_preprocess_image, check_read_class_names, check_top5
-from labhelpers.imagenet import imagenet_classes
+from labhelpers.imagenet import Preprocess, imagenet_classes
 
 
-def _todo(*args):
-    raise NotImplementedError("student has not written this yet")
-
-
-# ---- reference answers (what the solution notebook does) ------------------------------------
+# ---- correct answers (what the solution notebook does) --------------------------------------
 
 def read_class_names(path):
     imagenet_class = {}
@@ -47,7 +49,7 @@ def _class_file(tmp_path):
 
 # ---- check_read_class_names -----------------------------------------------------------------
 
-def test_read_class_names_accepts_reference(tmp_path, capsys):
+def test_read_class_names_accepts_a_correct_answer(tmp_path, capsys):
     assert check_read_class_names(read_class_names, _class_file(tmp_path)) is True
     assert "[OK] read_class_names" in capsys.readouterr().out
 
@@ -65,10 +67,16 @@ def test_read_class_names_rejects_split_on_commas(tmp_path, capsys):
     assert "csv.reader" in capsys.readouterr().out
 
 
-def test_read_class_names_rejects_string_keys(tmp_path):
+def test_read_class_names_rejects_string_keys(tmp_path, capsys):
     def string_keys(path):
         return {str(k): v for k, v in read_class_names(path).items()}
     assert check_read_class_names(string_keys, _class_file(tmp_path)) is False
+    assert "int(row[0])" in capsys.readouterr().out
+
+
+def test_read_class_names_rejects_a_list(tmp_path, capsys):
+    assert check_read_class_names(lambda path: list(read_class_names(path).values()), _class_file(tmp_path)) is False
+    assert "a dict {index: name}" in capsys.readouterr().out
 
 
 def test_read_class_names_rejects_hard_coded_imagenet_names(tmp_path):
@@ -76,48 +84,59 @@ def test_read_class_names_rejects_hard_coded_imagenet_names(tmp_path):
     assert check_read_class_names(lambda path: fixed, _class_file(tmp_path)) is False
 
 
-def test_read_class_names_rejects_wrong_real_file(tmp_path):
+def test_read_class_names_rejects_wrong_real_file(tmp_path, capsys):
     path = tmp_path / "class_names.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(enumerate(imagenet_classes()[:10]))
     assert check_read_class_names(read_class_names, path) is False
-
-
-def test_read_class_names_reports_not_implemented(tmp_path, capsys):
-    assert check_read_class_names(_todo, _class_file(tmp_path)) is False
-    assert "not implemented yet" in capsys.readouterr().out
+    assert "10 entries" in capsys.readouterr().out
 
 
 # ---- check_is_cat ---------------------------------------------------------------------------
 
-def test_is_cat_accepts_reference(capsys):
+def test_is_cat_accepts_a_correct_answer(capsys):
     assert check_is_cat(is_cat) is True
     assert "[OK] is_cat" in capsys.readouterr().out
 
 
+def test_is_cat_accepts_numpy_bools():
+    import numpy as np
+    assert check_is_cat(lambda index: np.bool_(281 <= index <= 285)) is True
+
+
 def test_is_cat_rejects_wild_cats_included(capsys):
     assert check_is_cat(lambda index: 281 <= index <= 293) is False
-    assert "286" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "is_cat(286) == False" in out and "'cougar' is not a domestic cat" in out
 
 
-def test_is_cat_rejects_off_by_one_range():
+def test_is_cat_rejects_off_by_one_range(capsys):
     assert check_is_cat(lambda index: index in range(281, 285)) is False
+    out = capsys.readouterr().out
+    assert "is_cat(285) == True" in out and "'Egyptian cat' is a domestic cat" in out
 
 
-def test_is_cat_rejects_non_bool():
+def test_is_cat_rejects_non_bool(capsys):
     assert check_is_cat(lambda index: 1 if 281 <= index <= 285 else 0) is False
+    assert "True or False" in capsys.readouterr().out
 
 
-def test_is_cat_reports_not_implemented(capsys):
-    assert check_is_cat(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
+def test_is_cat_rejects_always_false():
+    assert check_is_cat(lambda index: False) is False
 
 
 # ---- check_top5 -----------------------------------------------------------------------------
 
-def test_top5_accepts_reference(capsys):
+def test_top5_accepts_a_correct_answer(capsys):
     assert check_top5(top5) is True
     assert "[OK] top5" in capsys.readouterr().out
+
+
+def test_top5_accepts_float64_and_tensor_items():
+    def in_float64(logits):
+        values, indices = torch.softmax(logits.double(), dim=0).topk(5)
+        return list(zip(indices, values))
+    assert check_top5(in_float64) is True
 
 
 def test_top5_rejects_logits_instead_of_probabilities(capsys):
@@ -125,7 +144,15 @@ def test_top5_rejects_logits_instead_of_probabilities(capsys):
         values, indices = logits.topk(5)
         return list(zip(indices.tolist(), values.tolist()))
     assert check_top5(logits_only) is False
-    assert "softmax" in capsys.readouterr().out
+    assert "apply softmax" in capsys.readouterr().out
+
+
+def test_top5_rejects_log_probabilities(capsys):
+    def log_probs(logits):
+        values, indices = torch.log_softmax(logits, 0).topk(5)
+        return list(zip(indices.tolist(), values.tolist()))
+    assert check_top5(log_probs) is False
+    assert "log-probabilities" in capsys.readouterr().out
 
 
 def test_top5_rejects_overflowing_softmax(capsys):
@@ -144,24 +171,30 @@ def test_top5_rejects_smallest_five():
     assert check_top5(smallest) is False
 
 
-def test_top5_rejects_only_four():
+def test_top5_rejects_ascending_order(capsys):
+    assert check_top5(lambda logits: top5(logits)[::-1]) is False
+    assert "largest first" in capsys.readouterr().out
+
+
+def test_top5_rejects_only_four(capsys):
     assert check_top5(lambda logits: top5(logits)[:4]) is False
+    assert "5 pairs" in capsys.readouterr().out
 
 
-def test_top5_rejects_bare_indices():
+def test_top5_rejects_bare_indices(capsys):
     assert check_top5(lambda logits: torch.softmax(logits, 0).topk(5).indices) is False
-
-
-def test_top5_reports_not_implemented(capsys):
-    assert check_top5(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
+    assert "pairs (index, probability)" in capsys.readouterr().out
 
 
 # ---- check_preprocess_image -----------------------------------------------------------------
 
-def test_preprocess_image_accepts_reference(capsys):
+def test_preprocess_image_accepts_a_correct_answer(capsys):
     assert check_preprocess_image(preprocess_image) is True
     assert "[OK] preprocess_image" in capsys.readouterr().out
+
+
+def test_preprocess_image_accepts_labhelpers_preprocess():
+    assert check_preprocess_image(lambda image, mean, std: Preprocess(256, 224, mean, std)(image)) is True
 
 
 def test_preprocess_image_accepts_pil_route():
@@ -188,20 +221,22 @@ def test_preprocess_image_rejects_fixed_statistics():
     assert check_preprocess_image(always_half) is False
 
 
-def test_preprocess_image_rejects_plain_resize_without_crop():
+def test_preprocess_image_rejects_plain_resize_without_crop(capsys):
     def no_crop(image, mean, std):
         return TF.normalize(TF.resize(image, [224, 224]), mean, std)
     assert check_preprocess_image(no_crop) is False
+    assert "mean abs difference" in capsys.readouterr().out
 
 
-def test_preprocess_image_rejects_in_place_change():
+def test_preprocess_image_rejects_wrong_shape(capsys):
+    assert check_preprocess_image(lambda image, mean, std: TF.normalize(TF.resize(image, 256), mean, std)) is False
+    assert "shape (3, 224, 224)" in capsys.readouterr().out
+
+
+def test_preprocess_image_rejects_in_place_change(capsys):
     def in_place(image, mean, std):
         image -= 0.0  # touches the caller's tensor
         image[0, 0, 0] = 0.123
         return preprocess_image(image, mean, std)
     assert check_preprocess_image(in_place) is False
-
-
-def test_preprocess_image_reports_not_implemented(capsys):
-    assert check_preprocess_image(_todo) is False
-    assert "not implemented yet" in capsys.readouterr().out
+    assert "modified in place" in capsys.readouterr().out
