@@ -103,7 +103,8 @@ def child_env(home: str, tmpdir: str, threads: int) -> dict:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
            "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmpdir,
            "MPLCONFIGDIR": f"{home}/.config/matplotlib", "IPYTHONDIR": f"{home}/.ipython",
-           "XDG_CACHE_HOME": f"{home}/.cache", "LABKIT_GRADING": "1"}
+           "XDG_CACHE_HOME": f"{home}/.cache", "LABKIT_GRADING": "1",
+           "OMP_WAIT_POLICY": "PASSIVE"}  # idle OpenMP threads sleep: spinning ones starve the other sandboxes
     env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     return env
 
@@ -119,12 +120,14 @@ class Child:
     """One sandboxed runner process: start it, read its events, send it requests, kill it."""
 
     def __init__(self, mode: str, limits: Limits, workroot: Path, output_path: Path, *, hide: list[str],
-                 data_dir: Path | None, slot: int = 0, cpus: list[int] | None = None):
+                 data_dir: Path | None, slot: int = 0, cpus: list[int] | None = None, template=None):
+        self.template = template  # a template.Template to fork from (None: a fresh interpreter)
         self.mode, self.limits, self.output_path = mode, limits, output_path
         self.hide, self.data_dir, self.slot, self.cpus = hide, data_dir, slot, cpus
         self.workroot, self.workdir, self.proc = workroot, None, None
         self.buffer, self.messages = b"", []
         self.cgroup: Cgroup | None = None
+        self.forked = False
 
     def _job(self, cells: list[str], probe: bool) -> dict:
         job = {"mode": self.mode, "hide": self.hide, "data_dir": str(self.data_dir) if self.data_dir else None,
@@ -157,22 +160,48 @@ class Child:
                                                                 tuple(self.cpus or ())))
         if self.cgroup is not None:
             command = self.cgroup.join_command(command)  # in the cgroup before anything of the student runs
-            job["limits"].pop("memory_mb", None)         # the cgroup limits memory (also for CUDA)
-        with open(self.output_path, "ab") as output:
-            try:
-                self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
-                                             stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
-                                             start_new_session=True, cwd="/", env=child_env(home, tmpdir, threads))
-            finally:
-                os.close(to_child_r)
-                os.close(from_child_w)
+            if os.path.exists("/dev/nvidia0"):          # CUDA reserves a huge address space: the cgroup
+                job["limits"].pop("memory_mb", None)     # limits its memory; on a CPU both limits apply
+        self.proc = None
+        try:
+            if self.template is not None and self.template.alive:
+                self.proc = self._fork(child_env(home, tmpdir, threads), [to_child_r, from_child_w])
+            if self.proc is None:
+                with open(self.output_path, "ab") as output:
+                    self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
+                                                 stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
+                                                 start_new_session=True, cwd="/", env=child_env(home, tmpdir, threads))
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
         os.set_blocking(self.from_child, False)
         os.set_blocking(self.to_child, False)
         self.send(job, time.monotonic() + self.limits.startup_timeout)
         event = self.next_event(time.monotonic() + self.limits.startup_timeout)
         if event.get("event") != "ready":
             raise ChildFailure("crash", f"the sandbox could not start: {event.get('error')}")
+        if isinstance(event.get("isolation"), dict):  # written here, by the grader, who knows how it started it
+            event["isolation"]["process"] = ("forked from a template that imported only "
+                                             f"{len(self.template.info.get('modules', []))} modules and ran no "
+                                             "submission" if self.forked else "a fresh Python interpreter")
         return event
+
+    def _fork(self, env: dict, pipes: list[int]):
+        """The sandbox's first process, forked by the template (None when the template failed: spawn one)."""
+        from .template import TemplateError
+        output = os.open(self.output_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            procs = [str(p) for p in self.cgroup.procs_files()] if self.cgroup is not None else []
+            proc = self.template.fork(self.mode, env, procs, pipes + [output])
+            self.forked = True
+            return proc
+        except (TemplateError, OSError, TimeoutError) as err:
+            self.template.alive = False
+            with open(self.output_path, "ab") as log:
+                log.write(f"[grader: the template failed ({err}); a fresh interpreter is started]\n".encode())
+            return None
+        finally:
+            os.close(output)
 
     def send(self, message: dict, deadline: float) -> None:
         """Write one JSON line to the child; ChildFailure when it stops reading or dies."""
@@ -188,7 +217,7 @@ class Child:
             except BlockingIOError:
                 continue
             except OSError:
-                raise ChildFailure("crash", self._exit_detail()) from None
+                raise self._ended() from None
 
     def next_event(self, deadline: float) -> dict:
         """The next JSON event from the child, waiting until ``deadline`` (time.monotonic())."""
@@ -204,9 +233,9 @@ class Child:
                 except BlockingIOError:
                     continue
                 if not chunk:
-                    raise ChildFailure("crash", self._exit_detail())
+                    raise self._ended()
             elif self.proc.poll() is not None:
-                raise ChildFailure("crash", self._exit_detail())
+                raise self._ended()
             self.buffer += chunk
             *lines, self.buffer = self.buffer.split(b"\n")
             if len(self.buffer) > MAX_MESSAGE:
@@ -220,6 +249,12 @@ class Child:
                     raise ChildFailure("protocol", "an unexpected message came from the submission")
                 self.messages.append(message)
         return self.messages.pop(0)
+
+    def _ended(self) -> ChildFailure:
+        """The failure of a child that stopped: "memory" when its cgroup's memory limit killed it, else "crash"."""
+        detail = self._exit_detail()
+        oom = self.cgroup is not None and self.cgroup.oom_killed()
+        return ChildFailure("memory" if oom else "crash", detail)
 
     def _exit_detail(self) -> str:
         try:
