@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup data run test student colab check bench bench-quick outputs release publish grade grade-bench clean
+.PHONY: help setup data run test student colab check bench bench-quick outputs release publish grade regrade grade-merge grade-bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,13 +53,26 @@ publish: $(STAMP)  ## commit the release to a clone of the student repository: m
 	@test -n "$(STUDENT_REPO)" || { echo "usage: make publish STUDENT_REPO=url-or-path [PUSH=1]"; exit 2; }
 	$(PY) -m labkit publish "$(STUDENT_REPO)" $(if $(PUSH),--push)
 
-grade: $(STAMP) data  ## grade: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]
-	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder [OUT=folder] [JOBS=2]"; exit 2; }
-	$(PY) -m labkit grade "$(SUBMISSIONS)" --lab $(LAB) --out $(or $(OUT),results/grades/$(LAB)) -j $(or $(JOBS),2) $(if $(FORCE),--force)
+grade: $(STAMP) data  ## grade: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder-or.zip [ROSTER=csv] [POLICY=toml] [OUT=folder] [JOBS=2] [SHARD=K/N]
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=01_cnn_arithmetic SUBMISSIONS=folder-or.zip [ROSTER=roster.csv] [POLICY=policy.toml] [OUT=folder] [JOBS=2] [SHARD=K/N] [FORCE=1]"; exit 2; }
+	$(PY) -m labkit grade "$(SUBMISSIONS)" --lab $(LAB) --out "$(or $(OUT),results/grades/$(LAB))" -j $(or $(JOBS),2) $(if $(ROSTER),--roster "$(ROSTER)") $(if $(POLICY),--policy "$(POLICY)") $(if $(SHARD),--shard $(SHARD)) $(if $(ARCHIVE),--archive "$(ARCHIVE)") $(if $(FORCE),--force)
 
-grade-bench: $(STAMP) data  ## grading vs plain execution of 40 smoke-mode MNIST submissions (-j 2) -> results/bench-grading.json
-	$(PY) -m benchmarks.grade_bench --count 40 --jobs 2
+regrade: $(STAMP) data  ## regrade a graded folder with the current hidden tests: make regrade OUT=folder [STUDENT=id] [FRESH=1] -> OUT/regrade_diff.csv
+	@test -n "$(OUT)" || { echo "usage: make regrade OUT=folder [STUDENT=id-or-name] [FRESH=1] [JOBS=2]"; exit 2; }
+	$(PY) -m labkit regrade "$(OUT)" -j $(or $(JOBS),2) $(if $(STUDENT),--student "$(STUDENT)") $(if $(FRESH),--fresh)
+
+grade-merge: $(STAMP)  ## merge the folders of SHARD=K/N runs: make grade-merge OUT=folder PARTS="dir1 dir2 ..."
+	@test -n "$(OUT)" -a -n "$(PARTS)" || { echo 'usage: make grade-merge OUT=folder PARTS="dir1 dir2 ..." [FORCE=1]'; exit 2; }
+	$(PY) -m labkit merge $(PARTS) --out "$(OUT)" $(if $(FORCE),--force)
+
+grade-bench: $(STAMP) data  ## grade 200 smoke-mode MNIST submissions (-j 2): submissions per minute, time per phase -> results/bench-grading.json
+	$(PY) -m benchmarks.grade_bench --count $(or $(COUNT),200) --jobs $(or $(JOBS),2) $(ARGS)
 
 clean:  ## remove generated results, caches and build files (keeps .venv and data/)
 	rm -rf results/executed results/smoke results/figures results/*.pth build .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+.PHONY: lab
+lab: $(STAMP)  ## JupyterLab on 127.0.0.1 only, token required (printed URL), opening notebooks/: make lab [PORT=8888] [NOTEBOOKS=folder] [ARGS=...]
+	$(PY) -m jupyterlab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(or $(PORT),8888) \
+		--ServerApp.root_dir="$(or $(NOTEBOOKS),notebooks)" $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True) $(ARGS)

@@ -1,4 +1,4 @@
-"""Command line for the instructor tools: ``python -m labkit {student,check,colab,run,grade,release,publish}``.
+"""Command line for the instructor tools: ``python -m labkit {student,check,colab,run,grade,regrade,merge,upload,release,publish}``.
 
 To add a subcommand (e.g. ``release`` or ``grade``), write ``_add_<name>(subparsers)`` that creates
 its parser and sets ``func`` (a callable taking the parsed args and returning the exit code), then
@@ -108,16 +108,90 @@ def _run_grade(args: argparse.Namespace) -> int:
         report = grade_folder(args.submissions, args.lab, args.out, root=args.root, jobs=args.jobs,
                               tests_dir=args.tests, isolation=args.isolation,
                               parameters=load_parameters(args.param) if args.param else None,
-                              limits=limits, seed=args.seed, force=args.force)
+                              limits=limits, seed=args.seed, force=args.force, roster=args.roster,
+                              policy=args.policy, lms=args.format, shard=args.shard, archives=args.archive,
+                              template=args.template)
     except (ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0 if report["originals_unchanged"] else 1
 
 
+def _run_regrade(args: argparse.Namespace) -> int:
+    """Regrade a graded batch with the current hidden tests (same probes unless --fresh)."""
+    from .grading.regrade import regrade
+    try:
+        regrade(args.out, root=args.root, who=args.student, fresh=args.fresh, jobs=args.jobs, isolation=args.isolation)
+    except (ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_regrade(subparsers) -> None:
+    p = subparsers.add_parser("regrade", help="regrade OUT with the current hidden tests; writes OUT/regrade_diff.csv")
+    p.add_argument("out", type=Path, metavar="OUT", help="the --out folder of an earlier grade")
+    p.add_argument("--student", help="only this student (record name, roster id, email or name)")
+    p.add_argument("--fresh", action="store_true", help="fresh random probes instead of each submission's own")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "root-namespaces", "user-namespaces", "none"])
+    p.set_defaults(func=_run_regrade)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    """Merge the shard folders of one batch into one."""
+    from .grading.merge import merge_parts
+    try:
+        merge_parts(args.out, args.parts, force=args.force)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_merge(subparsers) -> None:
+    p = subparsers.add_parser("merge", help="merge the --out folders of grade --shard K/N runs into one gradebook")
+    p.add_argument("parts", type=Path, nargs="+", metavar="PART", help="the shard folders (all N of them)")
+    p.add_argument("--out", type=Path, required=True, help="the merged folder (new or empty)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
+    p.set_defaults(func=_run_merge)
+
+
+def _run_upload(args: argparse.Namespace) -> int:
+    """Show (and with --apply send) the grades of OUT to a Canvas assignment."""
+    from .grading.canvas_upload import upload
+    try:
+        upload(args.out, args.canvas_url, args.course, args.assignment, args.token_env, apply=args.apply)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_upload(subparsers) -> None:
+    p = subparsers.add_parser("upload", help="upload OUT's grades and comments to Canvas (a dry-run diff first)")
+    p.add_argument("out", type=Path, metavar="OUT", help="the --out folder of a grade run")
+    p.add_argument("--canvas-url", required=True, help="your Canvas, e.g. https://canvas.school.edu")
+    p.add_argument("--course", type=int, required=True, help="the Canvas course id")
+    p.add_argument("--assignment", type=int, required=True, help="the Canvas assignment id")
+    p.add_argument("--token-env", default="CANVAS_TOKEN", help="environment variable holding the API token")
+    p.add_argument("--apply", action="store_true", help="send the changes (without it: only the diff)")
+    p.set_defaults(func=_run_upload)
+
+
 def _add_grade(subparsers) -> None:
     p = subparsers.add_parser("grade", help="grade submitted notebooks in sandboxes with the lab's hidden tests")
-    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR", help="folder of submitted .ipynb files")
+    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
+                   help="folder of .ipynb files, or the zip/folder Canvas, Moodle or Gradescope gave you")
+    p.add_argument("--roster", type=Path, help="the LMS's roster CSV (Canvas gradebook export, Moodle user export)")
+    p.add_argument("--policy", type=Path, help="policy.toml: due date, grace, late penalty, extensions")
+    p.add_argument("--format", default="auto", choices=["auto", "canvas", "moodle", "gradescope", "plain"],
+                   help="the download's layout (default: recognised)")
+    p.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices (then: labkit merge)")
+    p.add_argument("--archive", type=Path, action="append", default=[],
+                   help="earlier years' submissions or graded folders for the similarity check (repeatable)")
+    p.add_argument("--template", default="auto", choices=["auto", "on", "off"],
+                   help="fork sandboxes from a pre-imported template process (default: for batches)")
     p.add_argument("--lab", required=True, help="lab name without _solution/_student, e.g. 01_cnn_arithmetic")
     p.add_argument("--out", type=Path, required=True, help="folder for the JSON records, feedback and gradebook.csv")
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
@@ -173,7 +247,8 @@ def _add_publish(subparsers) -> None:
     p.set_defaults(func=_run_publish)
 
 
-SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_release, _add_publish]
+SUBCOMMANDS = [_add_student, _add_check, _add_colab, _add_run, _add_grade, _add_regrade, _add_merge, _add_upload,
+               _add_release, _add_publish]
 
 
 def build_parser() -> argparse.ArgumentParser:

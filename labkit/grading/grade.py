@@ -9,17 +9,23 @@ as plain JSON and are compared here (:mod:`verdict`). The batch driver is :mod:`
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .spec import LabTests, forbidden_uses, prepare
 from .sandbox import Child, ChildFailure, Limits
+from .similarity import function_sources
 from .submission import Rejected, Submission
 from .verdict import score_exercise
 
+# The references run here, in the grader's threads, and seeded calls seed torch's, NumPy's and random's global
+# generators first: two threads preparing at once drew from each other's seeded streams (a solution lost points
+# on a training exercise under load). One at a time.
+REFERENCE_LOCK = threading.RLock()
 EXTRA_RUNS = 3  # sandbox re-runs after failures, besides one per exercise (whose call may crash)
 MEMORY_WORDS = ("MemoryError", "can't allocate memory", "out of memory")
 
@@ -32,6 +38,7 @@ class Sandboxing:
     workroot: Path
     hide: list[str]
     data_dir: Path | None
+    templates: dict = field(default_factory=dict)  # worker slot -> template.Template (pre-imported forks)
 
 
 def _is_memory_error(error: dict | None) -> bool:
@@ -50,6 +57,13 @@ class Session:
         self.failures: list[dict] = []
         self.answers: dict[int, list] = {}
         self.export_failures: dict[int, dict] = {}
+        self.cell_seconds: dict[int, float] = {}
+        self.phases = {"start": 0.0, "cells": 0.0, "probes": 0.0, "cleanup": 0.0}  # seconds, summed over the runs
+
+    def _phase(self, name: str, since: float) -> float:
+        now = time.monotonic()
+        self.phases[name] += now - since
+        return now
 
     def _failure(self, phase: str, where: str, kind: str, detail: str) -> None:
         self.failures.append({"phase": phase, "where": where, "kind": kind, "detail": detail})
@@ -71,16 +85,20 @@ class Session:
         with open(self.output_path, "ab") as log:
             log.write(f"\n===== run {self.runs}: {upto} code cells =====\n".encode())
         child = Child(self.sandboxing.mode, limits, self.sandboxing.workroot, self.output_path,
-                      hide=self.sandboxing.hide, data_dir=self.sandboxing.data_dir, slot=self.slot, cpus=self.cpus)
-        phase, current, run_deadline = "start", 0, 0.0
+                      hide=self.sandboxing.hide, data_dir=self.sandboxing.data_dir, slot=self.slot, cpus=self.cpus,
+                      template=self.sandboxing.templates.get(self.slot))
+        phase, current, run_deadline, mark = "start", 0, 0.0, time.monotonic()
         try:
             ready = child.start(self.submission.cells[:upto])
             self.isolation = self.isolation or ready.get("isolation")
+            mark = self._phase("start", mark)
             phase, run_deadline = "cells", time.monotonic() + limits.notebook_timeout
             for index in range(upto):
                 current = index
                 self._expect(child, {"event": "start", "cell": index}, run_deadline)
+                cell_started = time.monotonic()
                 done = child.next_event(min(time.monotonic() + limits.cell_timeout, run_deadline))
+                self.cell_seconds[index] = round(time.monotonic() - cell_started, 3)
                 if done.get("event") != "done" or done.get("cell") != index:
                     raise ChildFailure("protocol", "the notebook interfered with the grader's messages")
                 if done.get("error"):
@@ -89,6 +107,7 @@ class Session:
                         raise ChildFailure("memory", "the cell ran out of memory")
                 self.cells_completed = max(self.cells_completed, index + 1)
             self._expect(child, {"event": "cells_done"}, time.monotonic() + 30)
+            mark = self._phase("cells", mark)
             phase = "export"
             for position in list(pending):
                 current = position
@@ -106,7 +125,9 @@ class Session:
         except ChildFailure as failure:
             return self._recover(failure, phase, current, upto, pending, run_deadline)
         finally:
+            mark = self._phase({"start": "start", "cells": "cells"}.get(phase, "probes"), mark)
             child.close()
+            self._phase("cleanup", mark)
 
     def _expect(self, child: Child, wanted: dict, deadline: float) -> None:
         event = child.next_event(deadline)
@@ -155,11 +176,15 @@ def grade_submission(loaded: Submission | Rejected, tests: LabTests, sandboxing:
                       exercises=[_unrun(ex, "not run: " + str(loaded)) for ex in tests.exercises],
                       runtime_s=0.0)
         return record
-    record.update(size_bytes=submission.size, sha256=submission.sha256)
-    prepared = prepare(tests, np.random.default_rng(seed))
+    record.update(size_bytes=submission.size, sha256=submission.sha256,
+                  sources=function_sources(submission.cells, [ex.function for ex in tests.exercises]))
+    with REFERENCE_LOCK:  # references seed and draw from torch's, NumPy's and random's global generators
+        prepared = prepare(tests, np.random.default_rng(seed))
     session = Session(submission, prepared, tests.limits, sandboxing, output_path, slot, cpus)
     forbidden = {i: forbidden_uses(submission.cells, ex) for i, (ex, *_rest) in enumerate(prepared)}
+    prepared_at = time.monotonic()
     session.run([i for i in range(len(prepared)) if not forbidden[i]])
+    scoring_at = time.monotonic()
     exercises = []
     for position, (exercise, calls, _, expected) in enumerate(prepared):
         failure = session.export_failures.get(position)
@@ -169,12 +194,15 @@ def grade_submission(loaded: Submission | Rejected, tests: LabTests, sandboxing:
         elif position not in session.answers and failure is None:
             last = session.failures[-1]["detail"] if session.failures else "the sandbox stopped"
             failure = {"status": "not run", "detail": f"the grader could not call your function ({last})"}
-        exercises.append(score_exercise(exercise, calls, expected, session.answers.get(position), failure))
+        with REFERENCE_LOCK:  # a check may rebuild seeded layers from the same global generators
+            exercises.append(score_exercise(exercise, calls, expected, session.answers.get(position), failure))
     record.update(
         score=float(sum(e["points"] for e in exercises)), exercises=exercises, runs=session.runs,
         cells={"count": len(submission.cells), "completed": session.cells_completed,
                "errors": [{"cell": submission.labels[i], **err} for i, err in sorted(session.cell_errors.items())]},
-        failures=session.failures, isolation=session.isolation, runtime_s=round(time.monotonic() - started, 2))
+        failures=session.failures, isolation=session.isolation, runtime_s=round(time.monotonic() - started, 2),
+        phases={"prepare": round(prepared_at - started, 3), **{k: round(v, 3) for k, v in session.phases.items()},
+                "score": round(time.monotonic() - scoring_at, 3)})
     if session.failures:
         first = session.failures[0]
         record["reason"] = f"{first['where']}: {first['kind']}: {first['detail']}"

@@ -79,6 +79,11 @@ def feedback_text(record: dict) -> str:
                   "problem and graded what they define):"] + problems
     if errors:
         lines += ["", "Cells that raised an error when run top to bottom:"] + errors[:20]
+    late = record.get("late") or {}
+    if late.get("penalty") or late.get("reason"):
+        lines += ["", f"LATE PENALTY -{_points(late.get('penalty', 0))}: FINAL {_points(record.get('final', 0))} / "
+                      f"{_points(record['max_score'])}" if late.get("penalty") else "Submission time:",
+                  f"    {quoted(late.get('reason', ''), 400)}"]
     lines += ["", "Before submitting, run the last cell of the notebook (the self-check): it runs your",
               "notebook top to bottom in a fresh kernel, as the grader does, and lists what would fail."]
     return "\n".join(lines) + "\n"
@@ -93,16 +98,38 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-def gradebook_csv(records: list[dict], functions: list[str]) -> str:
-    """One row per submission: file, name, status, points per exercise, total, maximum, reason."""
+COURSE_COLUMNS = ["student", "student_id", "submitted_at", "time_source", "raw", "penalty", "final", "penalty_reason",
+                  "flag"]
+
+
+def gradebook_csv(records: list[dict], functions: list[str], course: bool = False,
+                  missing: list[dict] = (), max_score: float = 0.0) -> str:
+    """One row per submission: file, name, status, points per exercise, total (the raw score), maximum, reason.
+    ``course`` (a roster, a late policy or an LMS download): then also who it is from, when it came, raw,
+    penalty and final score, the penalty's reason and a flag (duplicate, unmatched), and a row for each
+    roster student without a submission (``missing``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "name", "status", *functions, "total", "max", "reason"])
+    writer.writerow(["submission", "name", "status", *functions, "total", "max", "reason"]
+                    + (COURSE_COLUMNS if course else []))
     for record in sorted(records, key=lambda r: r["name"]):
         points = {e["function"]: e["points"] for e in record.get("exercises", [])}
         row = [record["submission"], record["name"], record["status"],
                *[_points(points.get(f, 0.0)) for f in functions],
                _points(record["score"]), _points(record["max_score"]), record.get("reason", "")]
+        if course:
+            student, late = record.get("student") or {}, record.get("late") or {}
+            graded = record["status"] != "superseded"
+            row += [student.get("name", ""), student.get("key", ""), record.get("submitted_at") or "",
+                    record.get("time_source", ""), _points(record["score"]) if graded else "",
+                    _points(late.get("penalty", 0.0)) if graded else "",
+                    _points(record.get("final", record["score"])) if graded else "", late.get("reason", ""),
+                    record.get("flag", "")]
+        writer.writerow([_csv_cell(v) for v in row])
+    for student in sorted(missing, key=lambda s: (s.get("name", ""), s.get("key", ""))) if course else []:
+        row = ["", "", "missing", *["" for _ in functions], "", _points(max_score),
+               "no submission", student.get("name", ""), student.get("key", ""), "", "", "", "", "", "",
+               "no submission from this roster student"]
         writer.writerow([_csv_cell(v) for v in row])
     return buffer.getvalue()
 

@@ -184,9 +184,13 @@ def call_function(shell, name: str, call: dict, files_dir: str, rules: Forbidden
 
 def main(argv: list[str]) -> None:
     """Entry point: ``sandbox_runner IN_FD OUT_FD``."""
-    channel = Channel(int(argv[1]), int(argv[2]))
+    serve(Channel(int(argv[1]), int(argv[2])), package_codes("labhelpers"))
+
+
+def serve(channel: Channel, labhelpers_codes: dict) -> None:
+    """Read the job, isolate (:func:`sandbox_setup.setup`), run the cells, answer the probe calls; exit.
+    ``labhelpers_codes``: every labhelpers function's fingerprint (forbidden unless allowed)."""
     job = channel.recv() or {}
-    labhelpers_codes = package_codes("labhelpers")  # every labhelpers function, forbidden unless allowed
     install_audit_hook()
     try:
         workdir, report = setup(job)
