@@ -25,21 +25,33 @@ WORDS = ["tabby", "tiger cat", "lynx", "espresso", "missile", "goldfish", "café
 
 
 def _names_probes(rng):
+    """A small file with a header row and empty lines (the exercise's variation), a plain one of 1000 rows (like
+    the real file: no header), and a header-only start with an empty line first."""
     calls = []
-    for count in (int(rng.integers(5, 20)), 1000):
+    for count, header, empty in ((int(rng.integers(5, 20)), "index,name", True), (1000, None, False),
+                                 (int(rng.integers(3, 8)), "id,class", True)):
         indices = rng.permutation(1000)[:count]
         rows = [(int(i), ", ".join(rng.choice(WORDS, int(rng.integers(1, 4)), replace=False))
                  + (' "x"' if rng.random() < 0.2 else "")) for i in indices]
         text = io.StringIO(newline="")
-        csv.writer(text).writerows(rows)
-        calls.append(Call((File("names.csv", text.getvalue().encode("utf-8")),),
-                          label=f"a CSV file of {count} rows, names with commas and quotes"))
+        writer = csv.writer(text)
+        if header:
+            writer.writerow(header.split(","))
+        for k, row in enumerate(rows):
+            if empty and k in (0 if header == "id,class" else -1, count // 2):
+                text.write("\r\n")
+            writer.writerow(row)
+        if empty:
+            text.write("\r\n")
+        what = f"a CSV file of {count} rows, names with commas and quotes" + (
+            f", a header row '{header}' and empty lines" if header else ", no header")
+        calls.append(Call((File("names.csv", text.getvalue().encode("utf-8")),), label=what))
     return calls
 
 
 def _read_names(path):
     with open(path, newline="", encoding="utf-8") as f:
-        return {int(row[0]): row[1] for row in csv.reader(f)}
+        return {int(row[0]): row[1] for row in csv.reader(f) if row and row[0].strip().isdigit()}
 
 
 def _cat_probes(rng):
@@ -99,7 +111,8 @@ def _image_unchanged(call: Call, response: dict) -> str | None:
 
 
 EXERCISES = [
-    Exercise("read_class_names", 2, "csv.reader over the open file; {int(row[0]): row[1]} for every row",
+    Exercise("read_class_names", 2, "csv.reader over the open file; {int(row[0]): row[1]} for every row whose first "
+             "field is a whole number (no header row, no empty rows)",
              _names_probes, _read_names),
     Exercise("is_cat", 2, "the five domestic cats are the consecutive indices 281-285; return a bool",
              _cat_probes, lambda index: 281 <= index <= 285),

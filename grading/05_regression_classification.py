@@ -1,7 +1,20 @@
-"""Hidden tests of lab 05 (regression and classification: MSE and BCE gradients, learning rate, softmax, CE).
+"""Hidden tests of lab 05 (regression and classification: MSE and BCE gradients, learning rate, the
+gradient-descent loop, softmax, CE).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader
 (autograd and SVD, independent of the formulas the students are asked to use).
+
+Exercise 4 (fit_logistic, the training loop) is graded by behaviour, in parts: the answer's form, the costs
+and the final weights against the reference loop's (autograd and torch.optim.SGD, float64, from the same
+seeded inputs; tolerance rtol 1e-6), and an outcome. When the costs or the weights differ, the grader runs the
+known wrong loops on the same inputs and names the one the student's answer matches (the gradient's sign, the
+missing factor 1/m, a gradient computed once, b's gradient taken after W moved, no learning rate, costs
+recorded after the update or summed). The outcome: on 200 points with 2 inputs whose labels follow a random
+line, 20 of them flipped (so about 90 % is the best a line can do), 150 steps of lr 1.0 from W = 0, b = 0 must
+reach a training accuracy of at least OUTCOME_ACCURACY = 0.75. The reference loop reached 0.835 to 0.90
+(median 0.88) on the outcome probes of the grader's seeds 0-99, a margin of 0.085 below its worst case
+(measured by ``.venv/bin/python tests/labkit/grading/test_lab05_training.py``); the wrong-sign loop reached
+0.11 to 0.46 on seeds 0-19.
 """
 import importlib.util
 import math
@@ -10,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.grading.spec import Call, Exercise
+from labkit.grading.spec import Call, Exercise, Part
 from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "05_regression_classification"
@@ -133,7 +146,172 @@ def _bce_reference(X, y, W, b):
     return W_t.grad, b_t.grad
 
 
-# ----------------------------------------------------------------------------- exercise 4
+# ----------------------------------------------------------------------------- exercise 4 (training loop)
+OUTCOME_ACCURACY = 0.75   # see the module doc: the reference's worst over 100 seeds is 0.835
+FIT_MISTAKES = {  # variant -> what the student is told when the answer matches it
+    "wrong sign": "W and b moved along the gradient, so the cost grows: step AGAINST it (minus lr times it)",
+    "summed gradient": "the steps are m times too large: the gradient of the MEAN cost carries the factor 1/m",
+    "stale gradient": ("the gradient never changes: recompute the probabilities and both gradients from the current "
+                       "W and b at every step, not once before the loop"),
+    "stale b": ("b's gradient was taken after W had moved: compute both gradients from the weights the step starts "
+                "from, then update both"),
+    "no lr": "the step is the learning rate times the gradient: multiply by lr",
+    "late cost": "the costs are one step late: record the cost of the weights a step starts from, before the update",
+    "summed cost": "the costs are m times too large: record the MEAN cross-entropy over the m points, not its sum",
+}
+
+
+def _fit_probes(rng):
+    calls = []
+    for m, n, steps, label in [(int(rng.integers(5, 15)), int(rng.integers(2, 4)), 1, "one step"),
+                               (1, int(rng.integers(2, 4)), int(rng.integers(3, 8)), "a single point"),
+                               (int(rng.integers(10, 30)), int(rng.integers(2, 5)), int(rng.integers(20, 60)),
+                                "several steps")]:
+        X = torch.from_numpy(rng.normal(size=(m, n)))
+        y = torch.from_numpy((rng.random((m, 1)) < 0.5).astype(np.float64))
+        W, b = torch.from_numpy(rng.normal(size=(n, 1))), torch.from_numpy(rng.normal(size=1))
+        lr = round(float(rng.uniform(0.05, 0.5)), 3)
+        calls.append(Call((X, y, W, b, lr, steps), label=f"{label}: X ({m}, {n}), {steps} step(s), lr={lr}"))
+    calls.append(_outcome_call(rng))
+    return calls
+
+
+def _outcome_call(rng) -> Call:
+    """200 points, 2 inputs, labels from a random line, 20 of them flipped; 150 steps of lr 1.0 from zeros."""
+    X = rng.normal(size=(200, 2)) * rng.uniform(0.5, 2.0)                   # (200, 2)
+    angle = rng.uniform(0, 2 * np.pi)
+    y = (X @ np.array([[np.cos(angle)], [np.sin(angle)]]) + rng.uniform(-0.3, 0.3) > 0).astype(np.float64)
+    flipped = rng.choice(200, size=20, replace=False)                         # exactly 10 % wrong labels
+    y[flipped] = 1 - y[flipped]
+    return Call((torch.from_numpy(X), torch.from_numpy(y), torch.zeros(2, 1, dtype=torch.float64),
+                 torch.zeros(1, dtype=torch.float64), 1.0, 150),
+                label="outcome: 200 noisy points, 150 steps of lr 1.0 from W = 0, b = 0")
+
+
+def _fit_reference(X, y, W, b, lr, num_steps):
+    """The loop with autograd and torch.optim.SGD (independent of the formulas)."""
+    W, b = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([W, b], lr=lr)
+    costs = []
+    for _ in range(num_steps):
+        optimizer.zero_grad()
+        cost = F.binary_cross_entropy_with_logits(X @ W + b, y)
+        cost.backward()
+        optimizer.step()
+        costs.append(cost.item())
+    return W.detach(), b.detach(), costs
+
+
+def fit_variant(X, y, W, b, lr, num_steps, mistake: str):
+    """A known wrong loop (a key of FIT_MISTAKES), with the formula gradients, on the same inputs."""
+    m = len(X)
+    cost = lambda W, b: float(F.binary_cross_entropy_with_logits(X @ W + b, y)) * (m if mistake == "summed cost" else 1)  # noqa: E731
+    gradients = lambda W, b: (X.T @ (torch.sigmoid(X @ W + b) - y) / m, (torch.sigmoid(X @ W + b) - y).mean(dim=0))  # noqa: E731
+    first, costs = gradients(W, b), []
+    for _ in range(num_steps):
+        if mistake != "late cost":
+            costs.append(cost(W, b))
+        dW, db = first if mistake == "stale gradient" else gradients(W, b)
+        scale = {"wrong sign": -lr, "summed gradient": lr * m, "no lr": 1.0}.get(mistake, lr)
+        W = W - scale * dW
+        b = b - scale * (gradients(W, b)[1] if mistake == "stale b" else db)
+        if mistake == "late cost":
+            costs.append(cost(W, b))
+    return W, b, costs
+
+
+def _fit_read(got) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+    """(W, b, costs) of an encoded answer, or why it cannot be read."""
+    if kind(got) not in ("list", "tuple") or len(got["__seq__"]) != 3:
+        return f"return a tuple (W, b, costs); received {describe(got)}"
+    W, b, costs = got["__seq__"]
+    values = [as_array(v) for v in (W, b, costs)]
+    if any(v is None for v in values):
+        return f"W, b must be tensors and costs a list of numbers; received {describe(W)}, {describe(b)}, {describe(costs)}"
+    return values[0], values[1].reshape(-1), values[2].reshape(-1)
+
+
+def _fit_matches(call: Call, got: tuple, which: str) -> str | None:
+    """The named mistake whose variant gives ``got``'s costs (which="costs") or weights (which="weights")."""
+    for mistake, message in FIT_MISTAKES.items():
+        W, b, costs = fit_variant(*call.args, mistake=mistake)
+        if which == "costs" and len(costs) == len(got[2]) and np.allclose(got[2], costs, rtol=1e-6, atol=1e-12):
+            return message
+        if which == "weights" and np.allclose(got[0], W.numpy(), rtol=1e-6, atol=1e-12) and \
+                np.allclose(got[1], b.numpy(), rtol=1e-6, atol=1e-12):
+            return message
+    return None
+
+
+def _fit_form(call, got, want) -> str | None:
+    """Part: a tuple (W, b, costs), W and b in their shapes, num_steps plain numbers."""
+    found = _fit_read(got)
+    if isinstance(found, str):
+        return found
+    W, b, costs = found
+    num_steps = call.args[5]
+    items = got["__seq__"][2]
+    if kind(items) not in ("list", "tuple") or any(kind(c) not in ("float", "int") for c in items["__seq__"]):
+        return (f"costs must be a list of Python numbers; received {describe(items)}"
+                + (" of tensors: append cost.item(), not the cost tensor" if kind(items) in ("list", "tuple") and any(
+                    kind(c) == "tensor" for c in items["__seq__"]) else ""))
+    if W.shape != tuple(call.args[2].shape) or b.shape != (1,):
+        return f"W must keep its shape {tuple(call.args[2].shape)} and b (1,); received {W.shape} and {b.shape}"
+    if costs.shape != (num_steps,):
+        return (f"{costs.size} costs for num_steps = {num_steps}: one per update"
+                + (" (range(num_steps), not range(num_steps + 1))" if costs.size == num_steps + 1 else ""))
+    return None
+
+
+def _fit_costs(call, got, want) -> str | None:
+    """Part: the cost trajectory equals the reference's (rtol 1e-6)."""
+    found, (_, _, theirs) = _fit_read(got), _fit_read(want)
+    if isinstance(found, str):
+        return found
+    if found[2].shape == theirs.shape and np.allclose(found[2], theirs, rtol=1e-6, atol=1e-12):
+        return None
+    if found[2].shape != theirs.shape:
+        return f"{found[2].size} costs, expected {theirs.size}: one per update, before it"
+    step = int(np.argmax(~np.isclose(found[2], theirs, rtol=1e-6, atol=1e-12)))
+    return _fit_matches(call, found, "costs") or (
+        f"the costs differ from the reference's from step {step + 1} on: each is the mean binary cross-entropy of "
+        "the weights that step starts from")
+
+
+def _fit_weights(call, got, want) -> str | None:
+    """Part: the final W and b equal the reference's (rtol 1e-6)."""
+    found, (W, b, _) = _fit_read(got), _fit_read(want)
+    if isinstance(found, str):
+        return found
+    if found[0].shape == W.shape and np.allclose(found[0], W, rtol=1e-6, atol=1e-12) and \
+            np.allclose(found[1], b, rtol=1e-6, atol=1e-12):
+        return None
+    if np.array_equal(found[0], call.args[2].numpy()) and np.array_equal(found[1], call.args[3].numpy()):
+        return "W and b never changed: assign the updated values (W = W - ..., b = b - ...) inside the loop"
+    return _fit_matches(call, found, "weights") or (
+        f"after {call.args[5]} step(s) W and b differ from the reference's: each step takes the gradients of the "
+        "mean cross-entropy at the current W and b and moves lr times them against the gradient")
+
+
+def _fit_outcome(call, got, want) -> str | None:
+    """Part (outcome probe): the trained W, b classify at least OUTCOME_ACCURACY of the training points."""
+    found = _fit_read(got)
+    if isinstance(found, str):
+        return found
+    X, y = call.args[0].numpy(), call.args[1].numpy()
+    accuracy = float((((X @ found[0]).reshape(-1, 1) + found[1] > 0) == (y > 0.5)).mean())
+    return None if accuracy >= OUTCOME_ACCURACY else (
+        f"after {call.args[5]} steps your W, b classify {accuracy:.1%} of the training points; "
+        f"at least {OUTCOME_ACCURACY:.0%} expected")
+
+
+FIT_PARTS = (Part("returns (W, b, costs)", 0.5, _fit_form),
+             Part("same costs", 1.0, _fit_costs),
+             Part("same weights", 1.5, _fit_weights),
+             Part("outcome: training accuracy", 1.0, _fit_outcome, cases=("outcome",)))
+
+
+# ----------------------------------------------------------------------------- exercise 5
 def _softmax_probes(rng):
     N, K = int(rng.integers(3, 12)), int(rng.integers(2, 8))
     N = N + 1 if N == K else N
@@ -151,7 +329,7 @@ def _softmax_compare(got, want) -> str | None:
     return compare(got, want, atol=1e-7, rtol=1e-5)
 
 
-# ----------------------------------------------------------------------------- exercise 5
+# ----------------------------------------------------------------------------- exercise 6
 def reference_error_and_ce(P: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Error rate and mean -ln p(true class) with plain loops."""
     wrong = sum(int(np.argmax(row) != label) for row, label in zip(P, y))
@@ -188,6 +366,10 @@ EXERCISES = [
              "by m, shaped like W; db is the mean of (p - y), shaped like b. The sigmoid's derivative cancels: no "
              "extra factor. Use the formula, not autograd.", _bce_probes, _bce_reference, compare=_pair_compare,
              forbidden=GRADIENT_FORBIDDEN),
+    Exercise("fit_logistic", 4, "Each of the num_steps steps: note the mean cross-entropy of the weights the step "
+             "starts from (a Python number), take both gradients of exercise 3 at those same weights, and move W and "
+             "b by lr times them, against the gradient. Return (W, b, costs). No autograd.", _fit_probes,
+             _fit_reference, parts=FIT_PARTS, forbidden=GRADIENT_FORBIDDEN),
     Exercise("softmax", 2, "Row by row (dim 1): subtract each row's own largest logit, exponentiate, divide by that "
              "row's sum. The result has Z's shape and stays finite for logits around +-1000.",
              _softmax_probes, lambda Z: torch.softmax(Z, dim=1), compare=_softmax_compare,

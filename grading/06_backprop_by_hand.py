@@ -17,7 +17,7 @@ import torch
 
 from labkit.grading.codec import encode
 from labkit.grading.drivers import run_function, run_graph
-from labkit.grading.spec import Call, Exercise, Fn
+from labkit.grading.spec import Call, Exercise, Fn, Part
 from labkit.grading.verdict import as_array, compare
 
 LAB = "06_backprop_by_hand"
@@ -120,19 +120,20 @@ def _x_unchanged(call: Call, response: dict) -> str | None:
 
 # ----------------------------------------------------------------------------- exercise 3
 def reference_gate_backward(gate: str, a: float, b: float, upstream: float) -> tuple[float, float]:
-    """(d out/da, d out/db) * upstream for out = a + b, a * b or max(a, b), by autograd."""
+    """(d out/da, d out/db) * upstream for out = a + b, a * b, max(a, b) or a / b, by autograd."""
     ta = torch.tensor(a, dtype=torch.float64, requires_grad=True)
     tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
-    out = {"add": lambda: ta + tb, "mul": lambda: ta * tb, "max": lambda: torch.maximum(ta, tb)}[gate]()
+    out = {"add": lambda: ta + tb, "mul": lambda: ta * tb, "max": lambda: torch.maximum(ta, tb),
+           "div": lambda: ta / tb}[gate]()
     out.backward(torch.tensor(upstream, dtype=torch.float64))
     return ta.grad.item(), tb.grad.item()
 
 
 def _gate_probes(rng):
     calls, larger_first = [], [True, False, bool(rng.integers(2))]  # max gates: a larger, then b larger, ...
-    for gate in rng.permutation(["add", "mul", "max", "add", "mul", "max", "max"]):
+    for gate in rng.permutation(["add", "mul", "max", "add", "mul", "max", "max", "div", "div"]):
         a, b = np.round(rng.normal(0, 3, 2), 3)
-        while abs(a - b) < 0.1:  # no ties at the max gate
+        while abs(a - b) < 0.1 or abs(b) < 0.5:  # no ties at the max gate, no b near 0 at the div gate
             a, b = np.round(rng.normal(0, 3, 2), 3)
         if gate == "max" and (a > b) != larger_first.pop(0):
             a, b = b, a
@@ -140,6 +141,11 @@ def _gate_probes(rng):
         calls.append(Call((str(gate), float(a), float(b), upstream),
                           label=f"{gate} gate, a = {a}, b = {b}, upstream = {upstream}"))
     return calls
+
+
+def _gate_part(call, got, want):
+    """One gate's share of the points: its probes' (da, db) as autograd gives them."""
+    return compare(got, want, atol=1e-9, rtol=1e-9)
 
 
 def _compare_parts(*names):
@@ -221,8 +227,11 @@ EXERCISES = [
              compare=_gradient_compare, verify=_x_unchanged, forbidden=NO_AUTOGRAD),
     Exercise("gate_backward", 2, "An add gate hands the upstream gradient to both inputs unchanged; a multiply gate "
              "gives each input the upstream gradient times the OTHER input; a max gate sends all of it to the "
-             "larger input and 0 to the smaller one. Return the pair (da, db), by these rules (not with autograd).",
-             _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9, forbidden=NO_AUTOGRAD),
+             "larger input and 0 to the smaller one; a divide gate a / b sends upstream / b to a and "
+             "-upstream * a / b**2 to b. Return the pair (da, db), by these rules (not with autograd).",
+             _gate_probes, reference_gate_backward, atol=1e-9, rtol=1e-9, forbidden=NO_AUTOGRAD,
+             parts=tuple(Part(f"{gate} gate", 0.5, _gate_part, cases=(f"{gate} gate",))
+                         for gate in ("add", "mul", "max", "div"))),
     Exercise("value_tanh", 2, "The new node's data is tanh(v.data); its _backward must ADD (1 - t**2) * out.grad to "
              "v.grad (+=, not =): a node used twice, or two tanh nodes of the same input, must sum their "
              "gradients. Checked on small graphs built from your Value class, after out.backward().",

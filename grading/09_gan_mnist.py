@@ -1,7 +1,9 @@
-"""Hidden tests of lab 09 (GAN on MNIST: the generator's two gradients, the slides' init, D's and G's costs).
+"""Hidden tests of lab 09 (GAN on MNIST: the generator's two gradients, the slides' init, D's and G's costs from
+D's logits).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader (the
-costs as PyTorch's binary cross-entropies, the gradients by autograd in float64).
+costs as PyTorch's binary cross-entropies on logits, the gradients by autograd in float64). The costs' probes
+include logits up to 50 in size, where the direct log(1 - sigmoid(a)) is -inf even in float64.
 
 Exercise 2, ``glorot_init(layer)``, fills an ``nn.Linear`` in place at random and returns None, so it is
 graded by properties: it gets large seeded layers (``Layers``) whose fan_in and fan_out differ a lot, they
@@ -107,23 +109,26 @@ def _glorot_properties(call: Call, response: dict) -> str | None:
 
 
 # ----------------------------------------------------------------------------- exercises 3 and 4
-def reference_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """The slides' cost_D = -mean(log D(x) + log(1 - D(G(z)))), as BCE with labels 1 (real) and 0 (fake)."""
-    return (F.binary_cross_entropy(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake)))
+def reference_discriminator_loss(a_real: torch.Tensor, a_fake: torch.Tensor) -> torch.Tensor:
+    """The slides' cost_D = -mean(log D(x) + log(1 - D(G(z)))) from D's logits: BCE on logits, labels 1 and 0."""
+    return (F.binary_cross_entropy_with_logits(a_real, torch.ones_like(a_real))
+            + F.binary_cross_entropy_with_logits(a_fake, torch.zeros_like(a_fake)))
 
 
-def reference_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    """The slides' non-saturating cost_G = -mean(log D(G(z))), as BCE with the label 1 ('real')."""
-    return F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
+def reference_generator_loss(a_fake: torch.Tensor) -> torch.Tensor:
+    """The slides' non-saturating cost_G = -mean(log D(G(z))) from D's logits: BCE on logits, label 1 ('real')."""
+    return F.binary_cross_entropy_with_logits(a_fake, torch.ones_like(a_fake))
 
 
-RANGES = [((0.02, 0.98), (0.02, 0.98)), ((0.9, 0.9999), (1e-4, 0.05)), ((1e-3, 0.1), (0.9, 0.999))]
-# (D(x), D(G(z))) ranges: anywhere; early training (D sure of itself, where the saturating cost is flat); a fooled D
+RANGES = [((-4, 4), (-4, 4)), ((3, 15), (-15, -3)), ((-50, -20), (20, 50))]
+# (real, fake) logit ranges: an undecided D; early training (D sure of itself, where the saturating cost is flat);
+# a D fooled with full confidence, where 1 - sigmoid(a) rounds to 0 even in float64 (the direct formula gives inf);
+# for the generator's cost the last regime is a D sure that the fakes are fake, logits in (-150, -110), where
+# sigmoid(a) underflows to 0 in float32 (the direct -log sigmoid(a) gives inf)
 
 
-def _probabilities(rng, batch, dtype, low_high):
-    """D's outputs (B, 1) in (low, high), as a tensor that requires grad, and how the label says so."""
+def _logits(rng, batch, dtype, low_high):
+    """D's logits (B, 1) in (low, high), as a tensor that requires grad, and how the label says so."""
     low, high = low_high
     return _tensor(rng.uniform(low, high, (batch, 1)), dtype, grad=True), f"in ({low:g}, {high:g})"
 
@@ -138,18 +143,18 @@ def _cases(rng):
 def _discriminator_probes(rng):
     calls = []
     for batch, dtype, (real, fake) in _cases(rng):
-        d_real, real_range = _probabilities(rng, batch, dtype, real)
-        d_fake, fake_range = _probabilities(rng, batch, dtype, fake)
-        label = f"a batch of {batch} ({dtype}), D(x) {real_range}, D(G(z)) {fake_range}"
-        calls.append(Call((d_real, d_fake), label=label))
+        a_real, real_range = _logits(rng, batch, dtype, real)
+        a_fake, fake_range = _logits(rng, batch, dtype, fake)
+        label = f"a batch of {batch} ({dtype}), D's logits on real images {real_range}, on fakes {fake_range}"
+        calls.append(Call((a_real, a_fake), label=label))
     return calls
 
 
 def _generator_probes(rng):
     calls = []
     for batch, dtype, (_, fake) in _cases(rng):
-        d_fake, fake_range = _probabilities(rng, batch, dtype, fake)
-        calls.append(Call((d_fake,), label=f"a batch of {batch} ({dtype}), D(G(z)) {fake_range}"))
+        a_fake, fake_range = _logits(rng, batch, dtype, (-150, -110) if fake[0] > 0 else fake)
+        calls.append(Call((a_fake,), label=f"a batch of {batch} ({dtype}), D's logits on fakes {fake_range}"))
     return calls
 
 
@@ -187,12 +192,15 @@ EXERCISES = [
              "the layer's fan_in (its number of INPUTS; mind how PyTorch orders a weight's dimensions), and every "
              "bias becomes exactly 0.", _glorot_probes, _glorot_reference, compare=ignore_answer,
              verify=_glorot_properties, forbidden=("torch.nn.init.kaiming_normal_",)),
-    Exercise("discriminator_loss", 2, "the slides' cost_D: minus the batch mean of log D(x) + log(1 - D(G(z))) "
-             "(real images should get 1, fakes 0); average, do not sum, and return a scalar torch tensor connected "
-             "to d_real and d_fake", _discriminator_probes, reference_discriminator_loss, atol=1e-5, rtol=1e-5,
-             verify=_connected, forbidden=BCE_FORBIDDEN),
-    Exercise("generator_loss", 2, "the slides' NON-saturating cost_G: minus the batch mean of log D(G(z)), not the "
-             "min-max log(1 - D(G(z))) that barely moves while D(G(z)) is near 0; average over the batch and return "
-             "a scalar torch tensor connected to d_fake", _generator_probes, reference_generator_loss,
+    Exercise("discriminator_loss", 2, "the slides' cost_D from D's logits: minus the batch mean of log D(x) + "
+             "log(1 - D(G(z))) with D = sigmoid(logit) (real images should get 1, fakes 0), written so that it stays "
+             "finite for logits of any size (1 - sigmoid(a) is sigmoid(-a): use log-sigmoids, not the log of a "
+             "sigmoid); average, do not sum, and return a scalar torch tensor connected to a_real and a_fake",
+             _discriminator_probes, reference_discriminator_loss, atol=1e-5, rtol=1e-5, verify=_connected,
+             forbidden=BCE_FORBIDDEN),
+    Exercise("generator_loss", 2, "the slides' NON-saturating cost_G from D's logits: minus the batch mean of log "
+             "D(G(z)), not the min-max log(1 - D(G(z))) that barely moves while D(G(z)) is near 0; finite for logits "
+             "of any size (a log-sigmoid, not the log of a sigmoid); average over the batch and return a scalar "
+             "torch tensor connected to a_fake", _generator_probes, reference_generator_loss,
              atol=1e-5, rtol=1e-5, verify=_connected, forbidden=BCE_FORBIDDEN),
 ]

@@ -1,10 +1,19 @@
-"""Hidden tests of lab 10 (transfer learning: digits prepared for a pretrained model, hooks, features, fine-tuning).
+"""Hidden tests of lab 10 (transfer learning: digits prepared for a pretrained model, hooks, features, fine-tuning,
+an epoch of training with a frozen part).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader.
 The model exercises get seeded networks built in the sandbox: NetCNN, and EfficientNetLiteTiny (codec:
 EfficientNet-Lite0's anatomy at a quarter of its width, so extract_features, _blocks, _conv_head, _bn1 and
 _fc are all there); Attr(0, path) hands over a layer of that same model; a model answer comes back as its
 parameters with their requires_grad flags.
+
+finetune_epoch is graded by behaviour (labkit.grading.training): the student's epoch and the reference's train the
+same seeded network (codec Layers, FROZEN_NET: a BatchNorm on each side of the cut, in evaluation mode on arrival)
+on the same real digits (Loader, shuffled alike) with the same watched optimizer over *all* its parameters. What
+came back tells the mistakes apart: frozen weights that moved (not frozen: the optimizer updated them), frozen
+BatchNorm statistics that moved (the frozen part ran in training mode), a trained BatchNorm that saw no batch (the
+trained part ran in evaluation mode), the steps' gradients (missing zero_grad, a summed loss), the numbers returned.
+No outcome part: the task is one epoch's behaviour, not a target accuracy.
 """
 import copy
 
@@ -13,9 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labkit.grading.codec import decode, encode
-from labkit.grading.spec import Attr, Call, Exercise, Model, wire
-from labkit.grading.verdict import as_array, compare, describe, kind
+from labkit.grading.codec import build_layers, decode, encode
+from labkit.grading.spec import Attr, Call, Exercise, Layers, Loader, Model, Optim, Part, wire
+from labkit.grading.training import returns_numbers, same_steps, same_values, same_weights
+from labkit.grading.verdict import as_array, compare, describe, ignore_answer, kind
 
 LAB = "10_transfer_learning"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -177,6 +187,139 @@ def _net_untouched(call: Call, response: dict) -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- exercise 5
+def reference_finetune_epoch(model: nn.Sequential, n_frozen: int, train_loader, optimizer, device) -> dict:
+    """One epoch with model[:n_frozen] frozen and in eval mode, the rest training: mean loss per image, accuracy %."""
+    model.train()
+    frozen = model[:n_frozen]
+    frozen.requires_grad_(False)
+    frozen.eval()
+    total, correct, seen = 0.0, 0, 0
+    for X, y in train_loader:
+        X, y = X.to(device), y.to(device)
+        optimizer.zero_grad()
+        y_hat = model(X)
+        loss = F.cross_entropy(y_hat, y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        correct += int((y_hat.argmax(dim=1) == y).sum())
+        seen += len(y)
+    return {"loss": total / seen, "accuracy": 100.0 * correct / seen}
+
+
+# A small "pretrained" network with a BatchNorm on each side of the cut: conv 1->4 5x5 stride 2 (28 -> 12), its
+# BatchNorm, flatten, Linear 576 -> 16, its BatchNorm, dropout, the classifier. Cut after layer 4 (the conv block is
+# frozen, BatchNorm1d trains) or after layer 7 (only dropout and the classifier train).
+FROZEN_NET = (("Conv2d", 1, 4, 5, 2), ("BatchNorm2d", 4), ("ReLU",), ("Flatten",), ("Linear", 576, 16),
+              ("BatchNorm1d", 16), ("ReLU",), ("Dropout", 0.3), ("Linear", 16, 10))
+DEEP_CUT, SHALLOW_CUT = "the conv block frozen (n_frozen=4)", "all but dropout and the classifier frozen (n_frozen=7)"
+
+
+def _finetune_epoch_probes(rng):
+    calls = []
+    for label, n_frozen, kind_, hyper in ((DEEP_CUT, 4, "SGD", (("lr", 0.05), ("momentum", 0.9))),
+                                          (SHALLOW_CUT, 7, "Adam", (("lr", 0.01),))):
+        seed, batch_size = int(rng.integers(2**31)), int(rng.choice([16, 24, 32]))
+        n = 10 * int(rng.integers(7, 13))                       # balanced digits; a smaller last batch as a rule
+        model = Layers(FROZEN_NET, seed, watch=True, train=False)   # arrives in eval mode, as after an evaluation
+        calls.append(Call((model, n_frozen, Loader("train", n, batch_size, shuffle=True), Optim(kind_, 0, hyper), "cpu"),
+                          seed=seed + 1, collect=True,
+                          label=f"{label}, {n} digits in batches of {batch_size}, {kind_} over all parameters"))
+    return calls
+
+
+def _after_and_before(call, got):
+    """(state after the student's epoch, seeded state before it) as float64 arrays by name, or a reason."""
+    record = dict(got["__map__"]) if kind(got) == "dict" else {}
+    after = record.get("after")
+    if kind(after) != "list" or kind(after["__seq__"][0]) != "dict":
+        return "the answer could not be read"
+    layers = call.args[0]
+    before = build_layers([list(layer) for layer in layers.spec], layers.seed).state_dict()
+    state = {k: as_array(v) for k, v in after["__seq__"][0]["__map__"]}
+    return state, {k: t.double().numpy() for k, t in before.items()}
+
+
+def _steps_taken(got) -> int:
+    record = dict(got["__map__"]) if kind(got) == "dict" else {}
+    logs = record.get("logs")
+    log = logs["__seq__"][3] if kind(logs) == "list" and kind(logs["__seq__"][3]) == "list" else {"__seq__": []}
+    return sum(1 for entry in log["__seq__"] if kind(entry) == "dict" and "grad_norm" in dict(entry["__map__"]))
+
+
+def _in_part(name: str, n_frozen: int, frozen: bool) -> bool:
+    return (int(name.split(".")[0]) < n_frozen) == frozen
+
+
+def _frozen_unchanged(call, got, want):
+    """The frozen layers' weights are exactly as they came (and the loop did step)."""
+    states = _after_and_before(call, got)
+    if isinstance(states, str):
+        return states
+    if _steps_taken(got) == 0:
+        return "the optimizer never stepped: one optimizer.step() per batch"
+    after, before = states
+    n_frozen = call.args[1]
+    for name, value in before.items():
+        if name.endswith(("weight", "bias")) and _in_part(name, n_frozen, True) and \
+                (after.get(name) is None or not np.array_equal(after[name], value)):
+            return (f"the frozen layer {name} changed: freeze model[:n_frozen] with requires_grad_(False), so that "
+                    "backward() gives its parameters no gradient and the optimizer (built over all of them) skips them")
+    return None
+
+
+def _frozen_statistics(call, got, want):
+    """The frozen BatchNorm kept its running statistics: it ran in evaluation mode."""
+    states = _after_and_before(call, got)
+    if isinstance(states, str):
+        return states
+    if _steps_taken(got) == 0:
+        return "the optimizer never stepped: one optimizer.step() per batch"
+    after, before = states
+    n_frozen = call.args[1]
+    for name, value in before.items():
+        if name.endswith(("running_mean", "running_var", "num_batches_tracked")) and _in_part(name, n_frozen, True) \
+                and (after.get(name) is None or not np.array_equal(after[name], value)):
+            return (f"the frozen BatchNorm's {name.split('.')[-1]} moved: the frozen part ran in training mode; put "
+                    "model[:n_frozen] in evaluation mode after model.train(), so it keeps its pretrained statistics")
+    return None
+
+
+def _trained_part_training(call, got, want):
+    """The BatchNorm that trains ran in training mode (its batch counter moved as much as the reference's)."""
+    states = _after_and_before(call, got)
+    if isinstance(states, str):
+        return states
+    after, _ = states
+    theirs = {k: as_array(v) for k, v in dict(want["__map__"])["after"]["__seq__"][0]["__map__"]}
+    for name, value in theirs.items():
+        if name.endswith("num_batches_tracked") and _in_part(name, call.args[1], False) and \
+                float(after.get(name, np.zeros(())).reshape(())) != float(value.reshape(())):
+            return ("the layers being trained were in evaluation mode (their BatchNorm saw no batch): call "
+                    "model.train() first, then put only the frozen part back in evaluation mode")
+    return None
+
+
+def _finetune_steps(call, got, want):
+    """same_steps, unless the frozen part moved (its gradients then explain the different norms)."""
+    if _frozen_unchanged(call, got, want) is not None and _steps_taken(got):
+        return "the steps used the frozen layers' gradients too (freeze them: see the first part)"
+    reason = same_steps(3)(call, got, want)
+    return reason.replace("F.nll_loss's default reduction", "F.cross_entropy's default reduction") if reason else None
+
+
+FINETUNE_PARTS = (Part("returns numbers", 0.5, returns_numbers(("loss", "accuracy"))),
+                  Part("frozen part unchanged", 0.75, _frozen_unchanged),
+                  Part("frozen BatchNorm in evaluation mode", 0.5, _frozen_statistics),
+                  Part("trained part in training mode", 0.5, _trained_part_training),
+                  Part("one step per batch, each on the reference's gradient", 1.0, _finetune_steps),
+                  Part("same weights", 0.25, same_weights(0)),
+                  Part("same loss and accuracy", 0.5, same_values(("loss", "accuracy"), hints={
+                      "loss": "the mean over images: weight each batch's loss by its size (the last batch is smaller)",
+                      "accuracy": "the percentage of correct predictions over all the images of the epoch"})))
+
+
 EXERCISES = [
     Exercise("to_model_input", 2, "Scale the uint8 values to [0, 1] as floats, add a channel dimension, resize "
              "bilinearly to size x size, copy the grey channel into three (RGB), then map [0, 1] to [-1, 1] with "
@@ -192,4 +335,10 @@ EXERCISES = [
              "nn.Linear(in_features, num_classes) as _fc, freeze every parameter, then unfreeze only the last "
              "n_blocks of _blocks (none when n_blocks is 0), _conv_head, _bn1 and _fc.",
              _finetune_probes, reference_finetuning, compare=_finetune_compare, verify=_net_untouched),
+    Exercise("finetune_epoch", 4, "Freeze model[:n_frozen] (requires_grad False: no gradient, so the optimizer skips "
+             "it), put the model in training mode but its frozen part back in evaluation mode (its BatchNorm keeps "
+             "its statistics), then one pass over the loader: clear the gradients, forward, cross-entropy, backward, "
+             "step; return the mean loss per image and the accuracy in % as Python numbers.",
+             _finetune_epoch_probes, reference_finetune_epoch, compare=ignore_answer, parts=FINETUNE_PARTS,
+             allowed=("labhelpers.data.TensorLoader",)),
 ]

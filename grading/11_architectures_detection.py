@@ -1,4 +1,5 @@
-"""Hidden tests of lab 11 (architectures and detection: Inception, residual blocks, IoU, NMS, RoI pooling).
+"""Hidden tests of lab 11 (architectures and detection: pooling, Inception, residual blocks, the SE block, IoU, NMS,
+RoI pooling, SSD's anchor matching, average precision).
 
 Instructor only: never released. Fresh random cases per submission; references run in the grader.
 Model classes are judged by behaviour, not attribute names: the grader rebuilds the weights the sandbox
@@ -12,11 +13,12 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchvision.ops as ops
 
 from labkit.grading.codec import decode, fill_weights
-from labkit.grading.spec import Call, Exercise
-from labkit.grading.verdict import as_array, describe, kind
+from labkit.grading.spec import Call, Exercise, Part
+from labkit.grading.verdict import as_array, compare, describe, kind
 
 LAB = "11_architectures_detection"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -79,6 +81,20 @@ ROI_POOL = ("torchvision.ops.roi_pool.roi_pool", "torchvision.ops.RoIPool", "tor
             # adaptive max pooling has exactly RoI pooling's bins on a window: it would skip the exercise's step 3
             "torch.nn.functional.adaptive_max_pool2d_with_indices", "torch.nn.functional._adaptive_max_pool2d",
             "torch.nn.AdaptiveMaxPool2d", "torch._C._nn.adaptive_max_pool2d")
+
+
+# pool2d: every pooling routine, and a convolution (a kernel of ones sums each window). Tensor.unfold and
+# F.unfold stay allowed: they cut out the windows, the exercise is the reduction.
+POOLING = ("torch.nn.functional.max_pool2d", "torch.nn.functional.max_pool2d_with_indices", "torch.max_pool2d",
+           "torch.nn.functional.avg_pool2d", "torch._C._nn.avg_pool2d", "torch.nn.functional.lp_pool2d",
+           "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.adaptive_avg_pool2d",
+           "torch.nn.functional.fractional_max_pool2d", "torch.nn.modules.pooling._MaxPoolNd",
+           "torch.nn.modules.pooling._AvgPoolNd", "torch.nn.modules.pooling._LPPoolNd",
+           "torch.nn.functional.conv2d", "torch.nn.modules.conv._ConvNd")
+SQUEEZE_EXCITATION = ("torchvision.ops.misc.SqueezeExcitation.forward", "torchvision.ops.misc.SqueezeExcitation._scale")
+SSD_MATCHER = ("torchvision.models.detection._utils.Matcher.__call__",
+               "torchvision.models.detection._utils.SSDMatcher.__call__")
+AP_ROUTINES = ("sklearn.metrics.average_precision_score", "sklearn.metrics.precision_recall_curve")
 
 
 def _i(rng, low, high):
@@ -217,8 +233,194 @@ def _roi_probes(rng):
 def _any(got, want):
     return None  # the exercise's verify does the whole comparison
 
+# ----------------------------------------------------------------------------- pooling
+POOL_REFERENCES = {"max": F.max_pool2d, "avg": F.avg_pool2d, "sum": lambda x, k, s: F.lp_pool2d(x, 1, k, s)}
+
+
+def _pool_probes(rng):
+    calls = []
+    for mode in ("max", "avg", "sum"):
+        for overlap in (False, True):
+            k = _i(rng, 2, 4)
+            s = _i(rng, 1, k - 1) if overlap else k
+            B, C, H, W = _i(rng, 1, 2), _i(rng, 1, 3), _i(rng, k, 11), _i(rng, k, 11)
+            X = _t(rng.normal(size=(B, C, H, W)) - (1.5 if mode == "max" else 0.0))   # max: mostly negative maps
+            calls.append(Call((X, k, s, mode), label=f'mode "{mode}", X {(B, C, H, W)}, kernel_size={k}, stride={s}'))
+    return calls
+
+
+def _pool_reference(X, kernel_size, stride, mode):
+    return POOL_REFERENCES[mode](X, kernel_size, stride)
+
+
+def _pool_part(mode):
+    def check(call, got, want):
+        return compare(got, want, atol=1e-4, rtol=1e-4)
+    return Part(f'mode "{mode}"', 1.0, check, cases=(f'mode "{mode}"',))
+
+
+# ----------------------------------------------------------------------------- squeeze-and-excitation
+def _se_calls(rng):
+    calls = []
+    for channels, reduction in ((4 * _i(rng, 2, 6), 4), (_i(rng, 3, 5) * 3, 3), (16 * _i(rng, 1, 2), 16)):
+        B, H, W = _i(rng, 1, 2), _i(rng, 2, 7), _i(rng, 2, 7)
+        calls.append(Call((channels, reduction), label=f"SEBlock({channels}, {reduction}) on an input "
+                          f"({B}, {channels}, {H}, {W}), random weights",
+                          module={"seed": _i(rng, 0, 2**31), "input": _t(rng.normal(size=(B, channels, H, W)))}))
+    return calls
+
+
+def _se_reference(channels, reduction):
+    from torchvision.ops import SqueezeExcitation
+    return SqueezeExcitation(channels, channels // reduction)
+
+
+def _squeezed(shape):
+    shape = tuple(shape)
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _state_count(value):
+    return sum(int(np.prod(shape)) for name, shape in decode(value)["state"] if not name.endswith("tracked"))
+
+
+def _se_parameters(call, got, want):
+    if kind(got) != "dict":
+        return f"expected an nn.Module, received {describe(got)}"
+    n, m = _state_count(got), _state_count(want)
+    return None if n == m else f"your block holds {n:,} weights, a correct one {m:,} (two fully connected " \
+                                "layers with biases, nothing else)"
+
+
+def _se_output(call, got, want):
+    """The student's weights (rebuilt from the seed) put into torchvision's SqueezeExcitation by their squeezed
+    shapes (a Linear or a 1x1 conv alike): the same output?"""
+    from torchvision.ops import SqueezeExcitation
+    if kind(got) != "dict":
+        return f"expected an nn.Module, received {describe(got)}"
+    value = decode(got)
+    weights = {n: torch.zeros(s, dtype=torch.long if n.endswith("tracked") else torch.float32) for n, s in value["state"]}
+    fill_weights(SimpleNamespace(state_dict=lambda: weights, eval=lambda: None), call.module["seed"])
+    channels, reduction = call.args
+    reference = SqueezeExcitation(channels, channels // reduction)
+    theirs = {(n.rpartition(".")[2], _squeezed(t.shape)): t for n, t in weights.items()}
+    with torch.no_grad():
+        for n, tensor in reference.state_dict().items():
+            key = (n.rpartition(".")[2], _squeezed(tensor.shape))
+            if key not in theirs:
+                return f"no {key[0]} of shape {key[1]} in your block (two fully connected layers, with biases)"
+            tensor.copy_(theirs[key].reshape(tensor.shape))
+        output = reference(call.module["input"])
+    got_output = value["output"].float()
+    if tuple(got_output.shape) != tuple(output.shape):
+        return f"expected an output of the input's shape {tuple(output.shape)}, received {tuple(got_output.shape)}"
+    if not torch.allclose(got_output, output, atol=1e-5, rtol=1e-4):
+        return f"your output differs from SqueezeExcitation's with the same weights (largest difference " \
+               f"{float((got_output - output).abs().max()):.3g})"
+    return None
+
+
+# ----------------------------------------------------------------------------- SSD's anchor matching
+def _match_probes(rng):
+    calls = []
+    for n_anchors, n_truths, threshold in ((_i(rng, 20, 40), _i(rng, 2, 4), 0.5), (_i(rng, 30, 60), _i(rng, 3, 6), 0.4),
+                                           (_i(rng, 10, 20), 1, 0.5)):
+        while True:   # no ties: distinct best anchors of the true boxes, no IoU at the threshold
+            anchors, truths = _t(_boxes(rng, n_anchors)), _t(_boxes(rng, n_truths))
+            overlaps = ops.box_iou(truths, anchors)
+            best = overlaps.argmax(dim=1)
+            if len(set(best.tolist())) == n_truths and (overlaps - threshold).abs().min() > 1e-4:
+                break
+        calls.append(Call((anchors, truths, threshold), label=f"{n_anchors} anchors, {n_truths} true boxes, "
+                          f"threshold {threshold}"))
+    far = _t(_boxes(rng, 12) + 200.0)                          # a true box that no anchor reaches
+    truths = _t(np.concatenate([_boxes(rng, 2), [[0.0, 0.0, 3.0, 3.0]]]))
+    calls.append(Call((far[:8], truths[:2], 0.5), label="8 anchors far from both true boxes: each true box still "
+                      "claims its best anchor"))
+    return calls
+
+
+def _match_reference(anchors, truths, threshold):
+    from torchvision.models.detection._utils import SSDMatcher
+    return SSDMatcher(threshold)(ops.box_iou(truths, anchors))
+
+
+def _indices_compare(got, want):
+    g, w = as_array(got), as_array(want)
+    if g is None or g.shape != w.shape:
+        return f"expected {w.shape[0]} indices (one per anchor), received {describe(got)}"
+    wrong = np.flatnonzero(g != w)
+    if len(wrong):
+        return f"{len(wrong)} anchors matched wrongly, e.g. anchor {wrong[0]}: {int(g[wrong[0]])} instead of " \
+               f"{int(w[wrong[0]])}"
+    return None
+
+
+# ----------------------------------------------------------------------------- average precision
+def reference_average_precision(pred_boxes, pred_scores, true_boxes, iou_threshold=0.5):
+    """All-point AP (VOC 2010+) of one class over photos, greedy matching by score (IoU >= threshold)."""
+    detections = sorted(((float(s), p, j) for p, scores in enumerate(pred_scores) for j, s in enumerate(scores.tolist())),
+                        key=lambda d: -d[0])
+    num_truths = sum(len(t) for t in true_boxes)
+    if num_truths == 0:
+        return 0.0
+    taken = [np.zeros(len(t), dtype=bool) for t in true_boxes]
+    hits = []
+    for _, p, j in detections:
+        hit = False
+        if len(true_boxes[p]):
+            overlaps = ops.box_iou(pred_boxes[p][j:j + 1], true_boxes[p])[0]
+            best = int(overlaps.argmax())
+            hit = bool(overlaps[best] >= iou_threshold) and not taken[p][best]
+            taken[p][best] |= hit
+        hits.append(hit)
+    tp = np.cumsum(hits)
+    precision, recall = tp / np.arange(1, len(hits) + 1), tp / num_truths
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+
+
+def _ap_probes(rng):
+    """Photos with a few true boxes; detections: near copies (hits), jittered duplicates, boxes off target and
+    background, distinct scores; IoUs kept away from the threshold."""
+    calls = []
+    for n_photos, threshold in ((1, 0.5), (_i(rng, 2, 3), 0.5), (_i(rng, 2, 3), 0.7)):
+        while True:
+            truths, boxes, scores = [], [], []
+            for photo in range(n_photos):
+                t = _boxes(rng, _i(rng, 0 if photo else 1, 4), size=100.0) * [1, 1, 1, 1]
+                kinds = rng.choice(["hit", "duplicate", "off", "background"], size=_i(rng, 1, 6), p=[.4, .2, .2, .2])
+                d = []
+                for kind_ in kinds:
+                    if len(t) and kind_ in ("hit", "duplicate", "off"):
+                        base = t[rng.integers(len(t))]
+                        side = base[2:] - base[:2]
+                        jitter = {"hit": 0.04, "duplicate": 0.08, "off": 0.45}[kind_]
+                        d.append(base + np.tile(side, 2) * rng.uniform(-jitter, jitter, 4))
+                    else:
+                        d.append(_boxes(rng, 1, offset=150.0)[0])
+                truths.append(_t(np.asarray(t).reshape(-1, 4)))
+                boxes.append(_t(np.asarray(d).reshape(-1, 4)))
+            scores = [_t(np.round(rng.uniform(0.05, 1.0, len(b)), 4)) for b in boxes]
+            flat = np.concatenate([s.numpy() for s in scores])
+            ious = [ops.box_iou(b, t) for b, t in zip(boxes, truths) if len(t)]
+            if (len(np.unique(flat)) == len(flat) and all(((i - threshold).abs() > 1e-3).all() for i in ious)
+                    and 0.05 < reference_average_precision(boxes, scores, truths, threshold) < 0.999):
+                break   # distinct scores, no IoU at the threshold, neither 0 nor a perfect detector
+        total = sum(len(t) for t in truths)
+        calls.append(Call((boxes, scores, truths, threshold), label=f"{n_photos} photo(s), {total} true boxes, "
+                          f"{len(flat)} detections, IoU threshold {threshold}"))
+    return calls
+
+
 
 EXERCISES = [
+    Exercise("pool2d", 3, "Cut each axis into windows of kernel_size cells every stride cells (windows that do not fit "
+             "are dropped), then reduce each window: its largest value, its mean or its sum; batch and channels "
+             "unchanged.", _pool_probes, _pool_reference, atol=1e-4, rtol=1e-4, forbidden=POOLING,
+             parts=tuple(_pool_part(mode) for mode in ("max", "avg", "sum"))),
     Exercise("Inception", 2, "Four branches concatenated on the channels (1x1, 3x3, 5x5, pool), every conv with a bias "
              "and a ReLU; 1x1 reductions before the 3x3 and 5x5, a stride-1 3x3 max pool before the last 1x1.",
              lambda rng: _module_calls(rng, "Inception", [(_i(rng, 2, 12), *(_i(rng, 1, 8) for _ in range(6)))
@@ -239,6 +441,11 @@ EXERCISES = [
              verify=_same_module(*(lambda i, m, stride=1, on=on: reference_bottleneck(i, m, stride, on)
                                    for on in (1, 0))),  # the stride on the 3x3 (torchvision) or the first 1x1 (paper)
              forbidden=("torchvision.models.resnet.Bottleneck.forward",)),
+    Exercise("SEBlock", 2, "Squeeze: average each channel over H and W; excite: a fully connected layer to "
+             "channels // reduction, ReLU, one back to channels, sigmoid (both with biases); scale: multiply each "
+             "channel of the input by its weight.", _se_calls, _se_reference, compare=_any,
+             parts=(Part("parameters", 1.0, _se_parameters), Part("output", 1.0, _se_output)),
+             forbidden=SQUEEZE_EXCITATION),
     Exercise("iou", 2, "An (N, M) matrix over all pairs: the intersection spans from the larger top-left to the "
              "smaller bottom-right corner, its sides clamped at 0 (apart or touching: 0), divided by the union.",
              _iou_probes, ops.box_iou, atol=1e-5, rtol=1e-4, forbidden=BOX_IOU),
@@ -249,4 +456,12 @@ EXERCISES = [
              "column; bin i spans floor(i * bin) to ceil((i + 1) * bin) from its start, clipped; max per channel, "
              "0 for an empty bin.", _roi_probes,
              lambda features, boxes, size, scale: ops.roi_pool(features[None], [boxes], size, scale), forbidden=ROI_POOL),
+    Exercise("match_anchors", 2, "Each anchor takes the true box it overlaps most if that IoU is at least the threshold, "
+             "else -1; then each true box claims the anchor it overlaps most, whatever the IoU.", _match_probes,
+             _match_reference, compare=_indices_compare, forbidden=SSD_MATCHER),
+    Exercise("average_precision", 3, "Sort the detections of all photos by score; a detection is a true positive when "
+             "its best true box (same photo) has IoU >= the threshold and is not taken yet; precision and recall "
+             "(over all true boxes) after each; AP = sum of recall steps times the best precision at that recall or "
+             "later; 0.0 without true boxes.", _ap_probes, reference_average_precision, atol=1e-6, rtol=1e-6,
+             split="probes", forbidden=AP_ROUTINES),
 ]

@@ -1,12 +1,15 @@
-"""Self-checks of lab 11 (architectures and detection): the Inception module, ResNet's basic and
-bottleneck blocks, intersection over union, non-maximum suppression and RoI pooling.
+"""Self-checks of lab 11 (architectures and detection): pooling, the Inception module, ResNet's basic and
+bottleneck blocks, the squeeze-and-excitation block, intersection over union, non-maximum suppression, RoI
+pooling, SSD's anchor matching and average precision.
 
 No check holds an implementation of its exercise. The modules are checked by behaviour, not by
 attribute names: the check builds your class, gives every layer fixed NumPy-seeded weights chosen by the
 layer's kind and shape (so any names and any nesting get the same weights), runs it on fixed inputs and
 compares its parameter count and outputs with the solution's (``expected/11_architectures_detection.json``).
 The box functions are compared with ``torchvision.ops`` (box_iou, nms, roi_pool) on fixed boxes and on
-random boxes from NumPy's seeded generator.
+random boxes from NumPy's seeded generator; pooling with ``F.max_pool2d``, ``F.avg_pool2d`` and ``F.lp_pool2d``;
+the SE block with ``torchvision.ops.SqueezeExcitation`` given the same weights; the anchor matching with
+torchvision's ``SSDMatcher``; average precision (no library here computes VOC's) with the solution's answers.
 """
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchvision.ops as ops
 
-from labhelpers.checks import attempt, close, report, skip_during_grading, stored
+from labhelpers.checks import Case, attempt, close, report, run_cases, skip_during_grading, stored
 
-__all__ = ["check_inception", "check_residual_blocks", "check_iou", "check_nms", "check_roi_pool"]
+__all__ = ["check_pool2d", "check_inception", "check_residual_blocks", "check_se_block", "check_iou", "check_nms",
+           "check_roi_pool", "check_match_anchors", "check_average_precision"]
 
 LAB = "11_architectures_detection"
 INCEPTION_3A = (192, 64, 96, 128, 16, 32, 32)  # GoogLeNet's inception (3a): in, #1x1, #3x3 reduce, #3x3, ...
@@ -92,7 +97,7 @@ def _run(name: str, cls, args: tuple, X: torch.Tensor, adjust=None) -> tuple[boo
 
 
 def check_inception(cls: Callable[..., nn.Module]) -> bool:
-    """Check ``cls(in, 1x1, 3x3red, 3x3, 5x5red, 5x5, pool_proj)`` (lab 11, ex. 1): inception (3a)'s parameter
+    """Check ``cls(in, 1x1, 3x3red, 3x3, 5x5red, 5x5, pool_proj)`` (lab 11, ex. 2): inception (3a)'s parameter
     count and output shape on 28 x 28, and two small modules' counts and outputs with fixed weights."""
     name = "Inception"
     if skip_during_grading(name):
@@ -173,7 +178,7 @@ def _check_blocks(name: str, cls, cases: tuple, adjust=None) -> bool | None:
 
 
 def check_residual_blocks(basic_cls: Callable[..., nn.Module], bottleneck_cls: Callable[..., nn.Module]) -> bool:
-    """Check ``BasicBlock(in, out, stride)`` and ``Bottleneck(in, mid, stride)`` (out = 4 mid) (lab 11, ex. 2):
+    """Check ``BasicBlock(in, out, stride)`` and ``Bottleneck(in, mid, stride)`` (out = 4 mid) (lab 11, ex. 3):
     parameter counts and outputs with fixed weights (BatchNorm in eval mode) against the solution's. A
     bottleneck may put its stride on the first 1x1 conv (the paper) or on the 3x3 conv (torchvision)."""
     if skip_during_grading("residual blocks"):
@@ -194,7 +199,7 @@ def _random_boxes(rng: np.random.Generator, n: int, size: float = 100.0) -> torc
 
 
 def check_iou(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(boxes1 (N, 4), boxes2 (M, 4))`` -> IoU matrix (N, M) against torchvision.ops.box_iou (lab 11, ex. 3)."""
+    """Check ``fn(boxes1 (N, 4), boxes2 (M, 4))`` -> IoU matrix (N, M) against torchvision.ops.box_iou (lab 11, ex. 5)."""
     name = "iou"
     if skip_during_grading(name):
         return True
@@ -222,7 +227,7 @@ def check_iou(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
 
 
 def check_nms(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> bool:
-    """Check ``fn(boxes, scores, iou_threshold)`` keeps what ``torchvision.ops.nms`` keeps, in order (lab 11, ex. 4)."""
+    """Check ``fn(boxes, scores, iou_threshold)`` keeps what ``torchvision.ops.nms`` keeps, in order (lab 11, ex. 6)."""
     name = "nms"
     if skip_during_grading(name):
         return True
@@ -256,7 +261,7 @@ def check_nms(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -
 
 def check_roi_pool(fn: Callable[[torch.Tensor, torch.Tensor, tuple, float], torch.Tensor]) -> bool:
     """Check ``fn(features (C, H, W), boxes (K, 4), output_size, spatial_scale)`` against torchvision.ops.roi_pool
-    (lab 11, ex. 5)."""
+    (lab 11, ex. 7)."""
     name = "roi_pool"
     if skip_during_grading(name):
         return True
@@ -280,4 +285,226 @@ def check_roi_pool(fn: Callable[[torch.Tensor, torch.Tensor, tuple, float], torc
                           hint=f"box {rois[wrong].tolist()}, output {output_size}, scale {scale}: round the scaled "
                                "corners (half away from zero), width = x2 - x1 + 1, bin i covers "
                                "[floor(i * bin), ceil((i + 1) * bin)) and takes the max")
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- pooling
+def _tensor(rng: np.random.Generator, *shape: int, shift: float = 0.0) -> torch.Tensor:
+    return torch.from_numpy((rng.normal(size=shape) + shift).astype(np.float32))
+
+
+def check_pool2d(fn: Callable[[torch.Tensor, int, int, str], torch.Tensor]) -> bool:
+    """Check ``fn(X (B, C, H, W), kernel_size, stride, mode)`` for mode "max", "avg", "sum" against F.max_pool2d,
+    F.avg_pool2d and F.lp_pool2d with norm_type 1 (the sum of each window) (lab 11, ex. 1)."""
+    name = "pool2d"
+    if skip_during_grading(name):
+        return True
+    rng = np.random.default_rng(1106)
+    shapes = [((2, 3, 6, 6), 2, 2), ((1, 2, 7, 9), 3, 2), ((2, 1, 5, 6), 2, 1), ((1, 2, 8, 5), 3, 3)]
+    inputs = [(_tensor(rng, *shape, shift=-2.0 if i == 1 else 0.0), k, s) for i, (shape, k, s) in enumerate(shapes)]
+    library = {"max": F.max_pool2d, "avg": F.avg_pool2d, "sum": lambda x, k, s: F.lp_pool2d(x, 1, k, s)}
+    for mode, pool in library.items():
+        answers = []
+        for X, k, s in inputs:
+            ok, received = attempt(name, fn, X.clone(), k, s, mode)
+            if not ok:
+                return False
+            answers.append(received)
+        for (X, k, s), received in zip(inputs, answers):
+            expected = pool(X, k, s)
+            case = f'mode "{mode}", X {tuple(X.shape)}, kernel_size={k}, stride={s}'
+            if not isinstance(received, torch.Tensor) or tuple(received.shape) != tuple(expected.shape):
+                return report(name, False, expected=f"shape {tuple(expected.shape)} for {case}",
+                              received=f"{type(received).__name__} {tuple(getattr(received, 'shape', ()))}",
+                              hint="one output per window that fits: (size - kernel_size) // stride + 1 per axis; "
+                                   "batch and channels unchanged")
+            if not close(received, expected, atol=1e-4):
+                # a mean where a sum is asked, or the other way round: named only when it explains every case
+                other = {"sum": ("avg", "that is the average of each window; the sum is kernel_size**2 times larger"),
+                         "avg": ("sum", "that is the sum of each window; the average divides it by kernel_size**2")}
+                hint = f"{case}: each output is the {mode} of one kernel_size x kernel_size window"
+                if mode in other and all(isinstance(a, torch.Tensor) and close(a, library[other[mode][0]](x, kk, ss),
+                                                                                atol=1e-4)
+                                         for a, (x, kk, ss) in zip(answers, inputs)):
+                    hint = other[mode][1]
+                return report(name, False, expected=expected[0, 0].numpy().round(3),
+                              received=received.detach()[0, 0].float().numpy().round(3), hint=hint)
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- squeeze-and-excitation
+def _squeezed(shape: tuple) -> tuple:
+    """A weight's shape without trailing 1s: a Linear(C, r) and a 1x1 Conv2d(C, r) get the same weights."""
+    shape = tuple(shape)
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _se_weights(module: nn.Module, seed: int) -> nn.Module:
+    """NumPy-seeded weights that depend on each tensor's kind and squeezed shape only (so nn.Linear and 1x1
+    convolutions, any names, get the same numbers); eval mode."""
+    with torch.no_grad():
+        for key, tensor in module.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            shape = _squeezed(tensor.shape)
+            digest = hashlib.sha256(f"{seed}:{key.rpartition('.')[2]}:{shape}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+            scale = np.sqrt(3.0 / shape[1]) if len(shape) >= 2 else 0.5
+            tensor.copy_(torch.from_numpy((rng.uniform(-1, 1, size=shape) * scale).astype(np.float32)).view_as(tensor))
+    return module.eval()
+
+
+SE_CASES = ((16, 4, (2, 16, 5, 5)), (12, 3, (1, 12, 4, 6)), (64, 16, (1, 64, 3, 3)))
+
+
+def check_se_block(cls: Callable[[int, int], nn.Module]) -> bool:
+    """Check ``cls(channels, reduction)`` (lab 11, ex. 4): its parameter count and its output with fixed weights
+    against torchvision.ops.SqueezeExcitation(channels, channels // reduction) given the same weights."""
+    from torchvision.ops import SqueezeExcitation
+    name = "SEBlock"
+    if skip_during_grading(name):
+        return True
+    for seed, (channels, reduction, shape) in enumerate(SE_CASES, start=1140):
+        what = f"SEBlock({channels}, {reduction})"
+        with torch.random.fork_rng(devices=[]):
+            ok, module = attempt(name, cls, channels, reduction)
+            reference = SqueezeExcitation(channels, channels // reduction)
+        if not ok:
+            return False
+        if not isinstance(module, nn.Module):
+            return report(name, False, expected=f"{what} to build an nn.Module", received=type(module).__name__)
+        got_count, want_count = (sum(p.numel() for p in m.parameters()) for m in (module, reference))
+        if got_count != want_count:
+            return report(name, False, expected=f"{want_count:,} parameters for {what}", received=f"{got_count:,}",
+                          hint=f"two fully connected layers with biases: {channels} -> {channels // reduction} -> "
+                               f"{channels} (a Linear or a 1x1 convolution each), nothing else with weights")
+        X = _inputs(shape, seed)
+        with torch.no_grad():
+            ok, output = attempt(name, _se_weights(module, seed), X.clone())
+            expected = _se_weights(reference, seed)(X)
+        if not ok:
+            return False
+        if not isinstance(output, torch.Tensor) or tuple(output.shape) != tuple(X.shape):
+            return report(name, False, expected=f"an output of the input's shape {tuple(X.shape)} for {what}",
+                          received=f"{type(output).__name__} {tuple(getattr(output, 'shape', ()))}",
+                          hint="the block rescales its input: x times one weight per channel, broadcast over H, W")
+        if not close(output, expected, atol=1e-5):
+            return report(name, False, expected=f"the output of SqueezeExcitation with the same weights ({what})",
+                          received=f"largest difference {float((output.float() - expected).abs().max()):.3g}",
+                          hint="squeeze: average over H and W; excite: FC, ReLU, FC, sigmoid; then scale x "
+                               "channel by channel")
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- SSD's target assignment
+def _match_cases() -> list[tuple[torch.Tensor, torch.Tensor, float, str]]:
+    """(anchors, true boxes, threshold, label): a grid of square anchors and true boxes of several sizes,
+    one too small for any anchor to reach the threshold; then random ones (no ties)."""
+    rng = np.random.default_rng(1108)
+    centres = [(x, y) for y in (10.0, 30.0, 50.0) for x in (10.0, 30.0, 50.0)]
+    anchors = torch.tensor([[x - s / 2, y - s / 2, x + s / 2, y + s / 2] for x, y in centres for s in (16.0, 36.0)])
+    truths = torch.tensor([[2.0, 3.0, 19.0, 18.0], [11.0, 13.0, 48.0, 49.0], [46.0, 47.0, 53.0, 52.0]])
+    cases = [(anchors, truths, 0.5, "a 3 x 3 grid of anchors (2 sizes), 3 true boxes, one of them tiny"),
+             (anchors, truths, 0.3, "the same boxes, threshold 0.3")]
+    for n_anchors, n_truths, threshold in ((40, 4, 0.5), (60, 6, 0.4)):
+        cases.append((_random_boxes(rng, n_anchors, 60.0), _random_boxes(rng, n_truths, 60.0), threshold,
+                      f"{n_anchors} random anchors, {n_truths} random true boxes, threshold {threshold}"))
+    return cases
+
+
+def check_match_anchors(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> bool:
+    """Check ``fn(anchors (A, 4), truths (G, 4), threshold)`` -> (A,) index of each anchor's true box or -1, against
+    torchvision's SSDMatcher (the matching of torchvision's SSD) (lab 11, ex. 8)."""
+    from torchvision.models.detection._utils import Matcher, SSDMatcher
+    name = "match_anchors"
+    if skip_during_grading(name):
+        return True
+    cases = _match_cases()
+    answers = []
+    for anchors, truths, threshold, label in cases:
+        ok, received = attempt(name, fn, anchors.clone(), truths.clone(), threshold)
+        if not ok:
+            return False
+        try:
+            answers.append([int(i) for i in received])
+        except (TypeError, ValueError):
+            return report(name, False, expected="a tensor of one index per anchor", received=repr(received)[:200])
+    quality = [ops.box_iou(truths, anchors) for anchors, truths, _, _ in cases]            # (G, A) each
+    expected = [SSDMatcher(t)(q).tolist() for (_, _, t, _), q in zip(cases, quality)]
+    threshold_only = [Matcher(t, t)(q).tolist() for (_, _, t, _), q in zip(cases, quality)]  # a wrong variant
+    for (anchors, truths, threshold, label), got, want in zip(cases, answers, expected):
+        if got != want:
+            if len(got) != len(want):
+                hint = "one entry per anchor (not per true box)"
+            elif answers == threshold_only:
+                hint = ("every true box also claims the anchor it overlaps most, even below the threshold "
+                        "(else an object no anchor reaches is never trained)")
+            else:
+                hint = ("each anchor: the true box of highest IoU if that IoU >= threshold, else -1; then each true "
+                        "box takes its own best anchor")
+            wrong = [i for i, (g, w) in enumerate(zip(got, want)) if g != w][:5] if len(got) == len(want) else []
+            return report(name, False, expected=f"{label}: {[want[i] for i in wrong] or want}",
+                          received=f"{[got[i] for i in wrong] or got}" + (f" (anchors {wrong})" if wrong else ""),
+                          hint=hint)
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- average precision
+def _t(rows) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32).reshape(-1, 4)
+
+
+AP_CASES = [  # (label, true boxes per image, detected boxes per image, their scores, IoU threshold)
+    ("one photo: two objects, both found, the best score first",
+     [[[0, 0, 10, 10], [20, 20, 30, 30]]], [[[0, 0, 10, 9], [21, 20, 30, 31]]], [[0.9, 0.8]], 0.5),
+    ("one photo: a duplicate of an object found before it",
+     [[[0, 0, 10, 10], [20, 20, 30, 30]]], [[[0, 0, 10, 9], [1, 0, 10, 10], [21, 20, 30, 31]]], [[0.9, 0.8, 0.7]], 0.5),
+    ("one photo: the top-scoring detection is background (the precision rises after it), one object never found",
+     [[[0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 50, 10]]], [[[60, 60, 70, 70], [0, 0, 10, 9], [21, 20, 30, 31]]],
+     [[0.95, 0.8, 0.6]], 0.5),
+    ("one photo: a box of IoU 0.6 counts at threshold 0.5 and not at 0.7",
+     [[[0, 0, 10, 10], [20, 20, 30, 30]]], [[[0, 0, 10, 6], [20, 20, 30, 30]]], [[0.9, 0.5]], 0.7),
+    ("two photos: detections of both, sorted together by score",
+     [[[0, 0, 10, 10]], [[5, 5, 15, 15], [30, 30, 40, 40]]],
+     [[[0, 0, 10, 10], [0, 0, 4, 4]], [[30, 30, 40, 39], [5, 5, 15, 16]]], [[0.6, 0.9], [0.8, 0.5]], 0.5),
+    ("two photos: one with no objects at all, only false detections",
+     [[], [[0, 0, 10, 10], [20, 0, 30, 10]]], [[[0, 0, 10, 10], [20, 0, 30, 10]], [[20, 0, 30, 10], [0, 0, 10, 10]]],
+     [[0.9, 0.7], [0.8, 0.4]], 0.5),
+    ("two photos: precision rises again after false detections (the envelope matters)",
+     [[[0, 0, 10, 10], [20, 0, 30, 10]], [[0, 20, 10, 30], [20, 20, 30, 30], [40, 40, 50, 50]]],
+     [[[0, 0, 10, 10], [1, 0, 10, 10], [50, 0, 60, 10], [20, 0, 30, 10]],
+      [[0, 20, 10, 30], [30, 30, 40, 40], [20, 20, 30, 31]]],
+     [[0.95, 0.9, 0.8, 0.6], [0.85, 0.7, 0.5]], 0.5),
+]
+
+
+def check_average_precision(fn: Callable[..., float]) -> bool:
+    """Check ``fn(pred_boxes, pred_scores, true_boxes, iou_threshold)`` (lists with one tensor per photo) -> the
+    all-point average precision of one class, against the solution's answers to fixed cases (lab 11, ex. 9)."""
+    name = "average_precision"
+    if skip_during_grading(name):
+        return True
+    cases = [Case(([_t(b) for b in boxes], [torch.tensor(s, dtype=torch.float32) for s in scores],
+                   [_t(t) for t in truths], threshold), label) for label, truths, boxes, scores, threshold in AP_CASES]
+    answers = run_cases(name, fn, cases)
+    if answers is None:
+        return False
+    for case, received in zip(cases, answers):
+        if isinstance(received, torch.Tensor) and received.numel() == 1:
+            received = received.item()
+        if isinstance(received, bool) or not isinstance(received, (float, int, np.floating)):
+            return report(name, False, expected="a number (a Python float)", received=type(received).__name__,
+                          hint="return the area under the precision envelope as a float")
+    got = [float(a.item() if isinstance(a, torch.Tensor) else a) for a in answers]
+    expected = stored(LAB, name, got, cases)
+    if expected is None:
+        return False
+    for case, g, want in zip(cases, got, expected):
+        if not abs(g - float(want)) <= 1e-6:
+            return report(name, False, expected=f"AP {float(want):.4f} for {case.label}", received=f"{g:.4f}",
+                          hint="all detections of all photos sorted by score; a true positive is the first match "
+                               "(IoU >= the threshold) of a true box of its photo; recall over every true box; "
+                               "AP sums recall steps times the envelope (the best precision at that recall or later)")
     return report(name, True)

@@ -96,21 +96,24 @@ def check_numerical_gradient(fn: Callable[..., torch.Tensor]) -> bool:
 # ----------------------------------------------------------------------------- exercise 3
 GATE_HINTS = {"add": "an add gate DISTRIBUTES: both inputs get the upstream gradient unchanged",
               "mul": "a mul gate SWITCHES: da = b * upstream, db = a * upstream",
-              "max": "a max gate ROUTES: the larger input gets the upstream gradient, the other 0"}
+              "max": "a max gate ROUTES: the larger input gets the upstream gradient, the other 0",
+              "div": "a div gate: a / b = a * (1 / b); da is upstream times d(a/b)/da, db is upstream times d(a/b)/db "
+                     "(the 1/x gate's local gradient -1/x^2, times a)"}
 
 
 def check_gate_backward(fn: Callable[[str, float, float, float], tuple]) -> bool:
-    """Check ``fn(gate, a, b, upstream)`` -> (da, db) for the add, mul and max gates, compared with autograd
+    """Check ``fn(gate, a, b, upstream)`` -> (da, db) for the add, mul, max and div gates, compared with autograd
     (lab 06, exercise 3)."""
     name = "gate_backward"
     if skip_during_grading(name):
         return True
     rng = np.random.default_rng(602)
-    cases = [("mul", 3.0, -4.0, 2.0), ("add", -12.0, 2.0, 2.0), ("max", 2.0, -1.0, 2.0), ("max", -5.0, 0.5, -1.5)]
+    cases = [("mul", 3.0, -4.0, 2.0), ("add", -12.0, 2.0, 2.0), ("max", 2.0, -1.0, 2.0), ("max", -5.0, 0.5, -1.5),
+             ("div", 3.0, -4.0, 2.0), ("div", -1.5, 0.5, -1.0)]
     for gate in ["add", "mul", "max"] * 2:
         a, b = rng.normal(size=2).round(3) * 3
         cases.append((gate, float(a), float(b), round(float(rng.normal()), 3)))
-    operations = {"add": torch.add, "mul": torch.mul, "max": torch.maximum}
+    operations = {"add": torch.add, "mul": torch.mul, "max": torch.maximum, "div": torch.div}
     for gate, a, b, upstream in cases:
         ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b))
         operations[gate](ta, tb).backward(torch.tensor(upstream, dtype=torch.float64))   # autograd's gradients

@@ -81,19 +81,26 @@ def check_conv_output_size(fn: Callable[[int, int, int, int], int]) -> bool:
     wrong = [(case, g, want) for case, g, want in zip(cases, got, expected) if g != want]
     if not wrong:
         return report(name, True)
-    # the wrong variant that explains every answer, else the one that explains the first wrong answer
-    explained = [hint for hint, variant in _SIZE_MISTAKES if all(g == variant(*c.args) for c, g in zip(cases, got))]
     case, g, want = wrong[0]
-    explained += [hint for hint, variant in _SIZE_MISTAKES if g == variant(*case.args)]
-    hint = (explained or ["o = floor((n + 2p - k) / s) + 1"])[0]
-    return report(name, False, expected=want, received=g, hint=f"{case.label}: {hint}")
+    return report(name, False, expected=want, received=g,
+                  hint=f"{case.label}: {_explained_by(_SIZE_MISTAKES, cases, got, 'o = floor((n + 2p - k) / s) + 1')}")
 
 
-_SIZE_MISTAKES = [  # (hint, a wrong formula computed from the inputs)
+def _explained_by(mistakes: list[tuple[str, Callable]], cases: list[Case], got: list, otherwise: str) -> str:
+    """The hint of the one wrong variant that gives every answer in ``got`` (all cases, not just the first wrong
+    one: a single case can fit several mistakes), else ``otherwise``."""
+    fits = [hint for hint, variant in mistakes if all(g == variant(*c.args) for c, g in zip(cases, got))]
+    return fits[0] if len(fits) == 1 else otherwise
+
+
+_SIZE_MISTAKES = [  # (hint, a wrong formula computed from the inputs); the cases tell every pair apart
     ("you forgot the + 1 (the first window position also counts)", lambda n, k, p, s: (n + 2 * p - k) // s),
-    ("padding p is added on both sides: n + 2p", lambda n, k, p, s: (n + p - k) // s + 1),
+    ("padding p is added on both sides: n + 2p, not n + p", lambda n, k, p, s: (n + p - k) // s + 1),
+    ("you left out the padding: the padded input has n + 2p cells", lambda n, k, p, s: (n - k) // s + 1),
     ("round down (floor), not up: a window that does not fit is dropped",
      lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1),
+    ("the stride is missing: the window moves s cells per step, so divide the steps by s",
+     lambda n, k, p, s: n + 2 * p - k + 1),
 ]
 
 
@@ -114,34 +121,71 @@ def _torch_conv(X: np.ndarray, kernel: np.ndarray, pad: int, stride: int, flip: 
     return F.conv2d(x, torch.from_numpy(k)[None, None], padding=pad, stride=stride)[0, 0].numpy()  # (oH, oW)
 
 
+def _answers(name: str, fn: Callable, cases: list[tuple]) -> list | None:
+    """``fn`` on a copy of every case (array inputs copied); None (the reason printed) when a call raised."""
+    answers = []
+    for args in cases:
+        ok, received = attempt(name, fn, *(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+        if not ok:
+            return None
+        answers.append(received)
+    return answers
+
+
+def _fits_all(answers: list, variants: list[np.ndarray]) -> bool:
+    """True when every answer equals its case's wrong variant (shape and values)."""
+    return all(close(a, v, atol=1e-8) for a, v in zip(answers, variants))
+
+
+def _array_verdict(name: str, answers: list, expected: list[np.ndarray], labels: list[str],
+                   shape_mistakes: list[tuple[str, list]], value_mistakes: list[tuple[str, list]],
+                   shape_hint: str, value_hint: str, what: str) -> bool:
+    """Compare every answer with its expected array; name a mistake only when its wrong variant gives every
+    answer (all cases: one case alone can fit several mistakes)."""
+    shapes = [_shape_of(a) for a in answers]
+    if any(shape is None for shape in shapes):
+        bad = next(a for a, shape in zip(answers, shapes) if shape is None)
+        return report(name, False, expected="a 2-D NumPy array", received=type(bad).__name__,
+                      hint=f"return the {what} array (e.g. np.zeros((opt_x, opt_y)) filled in)")
+    for i, (shape, want) in enumerate(zip(shapes, expected)):
+        if shape != want.shape:
+            fits = [hint for hint, variants in shape_mistakes
+                    if all(s == v.shape for s, v in zip(shapes, variants))]
+            hint = fits[0] if len(fits) == 1 else shape_hint
+            return report(name, False, expected=want.shape, received=shape,
+                          hint=f"output shape for {labels[i]}: {hint}")
+    for i, (received, want) in enumerate(zip(answers, expected)):
+        if not close(received, want, atol=1e-8):
+            fits = [hint for hint, variants in value_mistakes if _fits_all(answers, variants)]
+            hint = fits[0] if len(fits) == 1 else f"differs from {value_hint.format(case=labels[i])}"
+            return report(name, False, expected=want, received=np.asarray(received, dtype=float), hint=hint)
+    return report(name, True)
+
+
 def check_conv2d(fn: Callable[[np.ndarray, np.ndarray, int, int], Any]) -> bool:
     """Check ``fn(X, kernel, pad, stride)`` computes the true 2-D convolution (lab 01, exercise 2),
     compared with ``F.conv2d`` given the flipped kernel."""
     name = "conv2d"
     if skip_during_grading(name):
         return True
-    for X, kernel, pad, stride in _conv_cases():
-        expected = _torch_conv(X, kernel, pad, stride)
-        ok, received = attempt(name, fn, X.copy(), kernel.copy(), pad, stride)
-        if not ok:
-            return False
-        case = f"X {X.shape}, kernel {kernel.shape}, pad={pad}, stride={stride}"
-        shape = _shape_of(received)
-        if shape is None:
-            return report(name, False, expected="a 2-D NumPy array", received=type(received).__name__,
-                          hint="return the output array (e.g. np.zeros((opt_x, opt_y)) filled in)")
-        if shape != expected.shape:
-            return report(name, False, expected=expected.shape, received=shape,
-                          hint=f"output shape for {case}: pad first, then "
-                               "opt = (padded size - kernel size) // stride + 1 per axis")
-        if not close(received, expected, atol=1e-8):
-            hint = (f"differs from F.conv2d with the flipped kernel for {case}; window (i, j) starts at "
-                    "(i * stride, j * stride) of the padded X")
-            if close(received, _torch_conv(X, kernel, pad, stride, flip=False), atol=1e-8):
-                hint = ("rotate the kernel by 180 degrees (kernel[::-1, ::-1]) before sliding: "
-                        "without it you computed a cross-correlation, like F.conv2d")
-            return report(name, False, expected=expected, received=np.asarray(received, dtype=float), hint=hint)
-    return report(name, True)
+    cases = _conv_cases()
+    answers = _answers(name, fn, cases)
+    if answers is None:
+        return False
+    labels = [f"X {X.shape}, kernel {kernel.shape}, pad={pad}, stride={stride}" for X, kernel, pad, stride in cases]
+    expected = [_torch_conv(*case) for case in cases]
+    no_padding = [_torch_conv(X, kernel, 0, stride) for X, kernel, pad, stride in cases]
+    no_stride = [_torch_conv(X, kernel, pad, 1) for X, kernel, pad, stride in cases]
+    unflipped = [_torch_conv(*case, flip=False) for case in cases]
+    return _array_verdict(
+        name, answers, expected, labels,
+        shape_mistakes=[("you did not pad: pad X first (np.pad), then slide over the padded array", no_padding),
+                        ("the stride is missing: window (i, j) starts at (i * stride, j * stride)", no_stride)],
+        value_mistakes=[("rotate the kernel by 180 degrees (kernel[::-1, ::-1]) before sliding: without it you "
+                         "computed a cross-correlation, like F.conv2d", unflipped)],
+        shape_hint="pad first, then opt = (padded size - kernel size) // stride + 1 per axis",
+        value_hint="F.conv2d with the flipped kernel for {case}; window (i, j) starts at (i * stride, j * stride) "
+                   "of the padded X", what="output")
 
 
 # ----------------------------------------------------------------------------- exercise 3
@@ -153,33 +197,35 @@ def _pool_cases() -> list[tuple[np.ndarray, int, int]]:
             (rng.standard_normal((9, 7)), 3, 3)]
 
 
+def _torch_pool(X: np.ndarray, pool_size: int, stride: int, average: bool = False) -> np.ndarray:
+    """PyTorch's F.max_pool2d (or, for a wrong variant, F.avg_pool2d) of a 2-D array, in float64."""
+    x = torch.from_numpy(X)[None, None]                                          # (1, 1, H, W)
+    return (F.avg_pool2d if average else F.max_pool2d)(x, pool_size, stride)[0, 0].numpy()   # (oH, oW)
+
+
 def check_max_pool2d(fn: Callable[[np.ndarray, int, int], Any]) -> bool:
     """Check ``fn(X, pool_size, stride)`` against PyTorch's F.max_pool2d (lab 01, exercise 3)."""
     name = "max_pool2d"
     if skip_during_grading(name):
         return True
-    for X, pool_size, stride in _pool_cases():
-        x = torch.from_numpy(X)[None, None]                                          # (1, 1, H, W)
-        expected = F.max_pool2d(x, pool_size, stride)[0, 0].numpy()                  # (oH, oW)
-        ok, received = attempt(name, fn, X.copy(), pool_size, stride)
-        if not ok:
-            return False
-        case = f"X {X.shape}, pool_size={pool_size}, stride={stride}"
-        shape = _shape_of(received)
-        if shape is None:
-            return report(name, False, expected="a 2-D NumPy array", received=type(received).__name__,
-                          hint="return the pooled array (e.g. np.zeros((opt_x, opt_y)) filled in)")
-        if shape != expected.shape:
-            return report(name, False, expected=expected.shape, received=shape,
-                          hint=f"output shape for {case}: opt = (size - pool_size) // stride + 1 per axis")
-        if not close(received, expected, atol=1e-8):
-            mean = F.avg_pool2d(x, pool_size, stride)[0, 0].numpy()                  # a wrong variant
-            hint = ("that is average pooling; take the largest value (np.max) of each window"
-                    if close(received, mean, atol=1e-8) else
-                    f"differs from F.max_pool2d for {case}; window (i, j) starts at row i * stride and "
-                    "column j * stride of X, and is pool_size rows high and pool_size columns wide")
-            return report(name, False, expected=expected, received=np.asarray(received, dtype=float), hint=hint)
-    return report(name, True)
+    cases = _pool_cases()
+    answers = _answers(name, fn, cases)
+    if answers is None:
+        return False
+    labels = [f"X {X.shape}, pool_size={size}, stride={stride}" for X, size, stride in cases]
+    return _array_verdict(
+        name, answers, [_torch_pool(*case) for case in cases], labels,
+        shape_mistakes=[("the windows move by pool_size, not by stride: (size - pool_size) // stride + 1 windows",
+                         [_torch_pool(X, size, size) for X, size, _ in cases]),
+                        ("the stride is missing: window (i, j) starts at (i * stride, j * stride)",
+                         [_torch_pool(X, size, 1) for X, size, _ in cases])],
+        value_mistakes=[("that is average pooling; take the largest value (np.max) of each window",
+                         [_torch_pool(*case, average=True) for case in cases]),
+                        ("that is the smallest value of each window; take the largest (np.max)",
+                         [-_torch_pool(-X, size, stride) for X, size, stride in cases])],
+        shape_hint="opt = (size - pool_size) // stride + 1 per axis",
+        value_hint="F.max_pool2d for {case}; window (i, j) starts at row i * stride and column j * stride of X, "
+                   "and is pool_size rows high and pool_size columns wide", what="pooled")
 
 
 # ----------------------------------------------------------------------------- exercise 4
@@ -195,31 +241,36 @@ def check_conv_params(fn: Callable[..., int]) -> bool:
     name = "conv_params"
     if skip_during_grading(name):
         return True
+    got, layers = [], []
     for c_in, c_out, k, bias in _PARAM_CASES:
         with torch.random.fork_rng(devices=[]):         # building the layer must not shift the notebook's seed
-            layer = nn.Conv2d(c_in, c_out, k, bias=bias)
-        expected = sum(p.numel() for p in layer.parameters())
+            layers.append(nn.Conv2d(c_in, c_out, k, bias=bias))
         ok, received = attempt(name, fn, c_in, c_out, k, bias=bias)
         if not ok:
             return False
-        got = as_int(received)
-        case = f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias})"
-        if got is None:
-            return report_not_int(name, received, expected, case,
+        if as_int(received) is None:
+            return report_not_int(name, received, sum(p.numel() for p in layers[-1].parameters()),
+                                  f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias})",
                                   hint="return an int (products and sums of ints stay ints)")
-        if got != expected:
-            weights, biases = layer.weight.numel(), (layer.bias.numel() if bias else 0)
-            if bias and got == weights:
-                hint = "add the biases: one per filter (out_channels of them)"
-            elif not bias and got == weights + c_out:
-                hint = "with bias=False there are only the weights"
-            elif got * c_out == weights + biases:
-                hint = "that is one filter; there are out_channels filters"
-            elif got == k * k * c_out + int(bias) * c_out:
-                hint = "each filter spans all in_channels: k * k * in_channels weights"
-            else:
-                hint = "weights: out_channels filters of k x k x in_channels; plus one bias per filter when bias=True"
-            return report(name, False, expected=expected, received=got, hint=f"{case}: {hint}")
+        got.append(as_int(received))
+    # wrong variants, from the layer's own tensors: weights and biases counted wrongly
+    counts = [(layer.weight.numel(), layer.bias.numel() if bias else 0, c_in, c_out, k, bias)
+              for layer, (c_in, c_out, k, bias) in zip(layers, _PARAM_CASES)]
+    mistakes = [("add the biases: one per filter (out_channels of them)", [w for w, *_ in counts]),
+                ("with bias=False there are only the weights", [w + c_out for w, _, _, c_out, _, _ in counts]),
+                ("that is one filter; there are out_channels filters", [(w + b) // c_out for w, b, _, c_out, _, _
+                                                                         in counts]),
+                ("each filter spans all in_channels: k * k * in_channels weights",
+                 [w // c_in + b for w, b, c_in, *_ in counts]),
+                ("a k x k kernel has k * k weights per channel, not k", [(w // k) + b for w, b, _, _, k, _ in counts])]
+    for (c_in, c_out, k, bias), layer, g in zip(_PARAM_CASES, layers, got):
+        want = sum(p.numel() for p in layer.parameters())
+        if g != want:
+            fits = [hint for hint, variant in mistakes if variant == got]
+            hint = fits[0] if len(fits) == 1 else ("weights: out_channels filters of k x k x in_channels; plus one "
+                                                   "bias per filter when bias=True")
+            return report(name, False, expected=want, received=g,
+                          hint=f"nn.Conv2d({c_in}, {c_out}, {k}, bias={bias}): {hint}")
     return report(name, True)
 
 

@@ -1,9 +1,9 @@
 """Self-checks of lab 09 (GAN on MNIST): saturating vs non-saturating gradients, the slides' Glorot
-init, the discriminator and generator losses.
+init, the discriminator and generator costs computed from D's logits.
 
-No check holds an implementation of its exercise. The losses are compared with PyTorch's binary
-cross-entropy (``F.binary_cross_entropy`` with the labels 1 = real, 0 = fake), an independent route to the
-slides' formulas; the gradients with autograd; the initialisation statistically, on layers large enough
+No check holds an implementation of its exercise. The costs are compared with PyTorch's binary
+cross-entropy on logits (``F.binary_cross_entropy_with_logits`` with the labels 1 = real, 0 = fake), an
+independent route to the slides' formulas, on logits up to 150 in size (where the direct formula overflows); the gradients with autograd; the initialisation statistically, on layers large enough
 that a wrong rule cannot pass, against the spread of PyTorch's He-normal (``kaiming_normal_``, fan_in,
 ReLU gain), which is what the slides' ``glorot_init`` draws. Inputs come from NumPy's seeded generator.
 """
@@ -45,11 +45,11 @@ def _scalar_loss(name: str, received: Any) -> torch.Tensor | None:
     """The student's loss as a 0-d tensor that autograd can differentiate, else report and None."""
     if not isinstance(received, torch.Tensor):
         report(name, False, expected="a 0-d torch tensor", received=type(received).__name__,
-               hint="compute with torch operations (torch.log, .mean()) and return the tensor, not .item()")
+               hint="compute with torch operations and return the tensor itself, not .item()")
         return None
     if received.numel() != 1:
         report(name, False, expected="one number (the mean over the batch)", received=f"shape {tuple(received.shape)}",
-               hint="average over the batch with .mean()")
+               hint="average over the batch: one number")
         return None
     if not received.requires_grad:
         report(name, False, expected="a tensor connected to the inputs (requires_grad)", received="a detached value",
@@ -80,15 +80,16 @@ def check_logit_gradients(fn: Callable[[torch.Tensor], tuple]) -> bool:
                       received=repr(received)[:80], hint="return both gradients as a tuple")
     got_sat, got_ns = received
     D = torch.sigmoid(a)
-    for got, want, which, formula in [(got_sat, saturating, "saturating log(1 - D)", "-sigmoid(a)"),
-                                      (got_ns, non_saturating, "non-saturating -log D", "sigmoid(a) - 1")]:
+    for got, want, which in [(got_sat, saturating, "the saturating log(1 - D)"),
+                             (got_ns, non_saturating, "the non-saturating -log D")]:
         if not close(got, want, atol=1e-8):
-            hint = f"d/da of {which} with D = sigmoid(a) is {formula} (use dD/da = D (1 - D))"
+            hint = (f"differentiate {which} with respect to a by the chain rule (dD/da = D (1 - D)) and simplify "
+                    "the product: section 2 does it")
             if close(got, -want, atol=1e-8):
-                hint = f"wrong sign: {formula}"
-            elif which.startswith("saturating") and close(got, -1 / (1 - D), atol=1e-8):
+                hint = f"wrong sign for {which}: the log of a probability falls as the probability falls"
+            elif "saturating log" in which and "non" not in which and close(got, -1 / (1 - D), atol=1e-8):
                 hint = "that is the derivative with respect to D; multiply by dD/da = D (1 - D)"
-            elif which.startswith("non") and close(got, -1 / D, atol=1e-8):
+            elif "non-saturating" in which and close(got, -1 / D, atol=1e-8):
                 hint = "that is the derivative with respect to D; multiply by dD/da = D (1 - D)"
             return report(name, False, expected=want[::8].numpy(), received=torch.as_tensor(got)[::8], hint=hint)
     return report(name, True)
@@ -126,89 +127,123 @@ def _glorot_layers(name: str, fn: Callable[[nn.Linear], Any]) -> bool:
         case = f"nn.Linear({n_in}, {n_out}) (weight {tuple(w.shape)})"
         if torch.equal(layer.weight.detach(), before):
             return report(name, False, expected=f"new weights for {case}", received="unchanged weights",
-                          hint="fill layer.weight in place: nn.init.normal_(layer.weight, 0.0, std) "
-                               "or, under torch.no_grad(), layer.weight.normal_(0.0, std)")
+                          hint="fill layer.weight in place with new random numbers (nn.init has in-place fillers; "
+                               "a tensor's own normal_ works too, under torch.no_grad())")
         if abs(std - want) > 0.03 * want or abs(float(w.mean())) > 0.05 * want:
-            hint = "std = 1 / sqrt(fan_in / 2) with fan_in = inputs = layer.in_features"
+            hint = "the slides' spread is one over the square root of half the fan_in, the layer's number of inputs"
             if abs(std - _he_normal_std(n_out)) < 0.03 * _he_normal_std(n_out):
-                hint = ("you used fan_out: PyTorch stores weights as (out, in), so fan_in = layer.weight.shape[1] "
+                hint = ("you used fan_out: PyTorch stores weights as (out, in), so fan_in is the second dimension "
                         "(TensorFlow's shape[0])")
             elif abs(std - 1 / (n_in / 2)) < 0.03 / (n_in / 2):
-                hint = "take the square root: std = 1 / sqrt(fan_in / 2)"
+                hint = "the square root is missing: the spread is one over the square root of fan_in / 2"
             elif abs(std - math.sqrt(2 / (n_in + n_out))) < 0.03 * math.sqrt(2 / (n_in + n_out)):
                 hint = ("that is the textbook Glorot (Xavier) normal, sqrt(2 / (fan_in + fan_out)); "
-                        "the slides' glorot_init uses 1 / sqrt(fan_in / 2)")
+                        "the slides' glorot_init uses the fan_in only")
             return report(name, False, expected=f"{case}: mean 0, std {want:.4f}",
                           received=f"mean {float(w.mean()):.4f}, std {std:.4f}", hint=hint)
         if abs(_kurtosis(w) - 3.0) > 0.3:
             return report(name, False, expected="normally distributed weights (kurtosis 3)",
                           received=f"kurtosis {_kurtosis(w):.2f}", hint="tf.random_normal draws from a normal "
-                          "distribution: use nn.init.normal_, not a uniform")
+                          "distribution, not a uniform one")
         if layer.bias is not None and not torch.equal(layer.bias.detach(), torch.zeros_like(layer.bias)):
             return report(name, False, expected="biases all 0 (the slides' tf.zeros)", received="non-zero biases",
-                          hint="nn.init.zeros_(layer.bias)")
+                          hint="the slides start every bias at exactly 0")
     return report(name, True)
 
 
+def _logits(seed: int, batch: int, low: float, high: float) -> torch.Tensor:
+    """D's logits (B, 1) uniform in (low, high), float32, NumPy-seeded, requiring grad."""
+    values = np.random.default_rng(seed).uniform(low, high, size=(batch, 1))
+    return torch.from_numpy(values.astype(np.float32)).requires_grad_(True)
+
+
+def _bce_logits(a: torch.Tensor, label: float) -> torch.Tensor:
+    """PyTorch's binary cross-entropy on logits ``a`` against one label for all (1 real, 0 fake), in float64."""
+    return F.binary_cross_entropy_with_logits(a.double(), torch.full_like(a.double(), label))
+
+
+def _naive(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log sigmoid(a), log(1 - sigmoid(a))) the direct way, which overflows for large |a| (a wrong variant)."""
+    d = torch.sigmoid(a.detach())
+    return torch.log(d), torch.log(1 - d)
+
+
+# (seed, batch, real logits range, fake logits range): an undecided D, an early-training D sure of itself, a D
+# that the generator fools with full confidence (sigmoid(40) is 1.0 in float32: the direct formula gives inf); for
+# the generator also a D sure that the fakes are fake (sigmoid(-120) underflows to 0 in float32)
+D_CASES = [(0, 128, (-4, 4), (-4, 4)), (1, 7, (3, 12), (-12, -3)), (2, 5, (-40, -20), (20, 40))]
+
+
+def _loss_hint(loss: torch.Tensor, expected: torch.Tensor, batch: int, variants: dict) -> str:
+    """Name the mistake when ``loss`` is one of the classic wrong costs ``variants`` (name -> value)."""
+    if not torch.isfinite(loss):
+        return ("your cost is not finite for these logits: for large logits a sigmoid rounds to 1 or 0 and its log "
+                "(or the log of 1 minus it) to the log of 0, and logits are not probabilities; use log-sigmoids: "
+                "1 - sigmoid(a) is sigmoid(-a)")
+    if close(loss, -expected, atol=1e-5):
+        return "wrong sign: the cost to minimise is minus the mean log-likelihood"
+    if close(loss, expected * batch, atol=1e-4, rtol=1e-5):
+        return "average over the batch, do not sum"
+    for name, value in variants.items():
+        if torch.isfinite(value) and close(loss, value, atol=1e-5):
+            return name
+    return "compare with section 2: one log-sigmoid term per kind of image, then minus the batch mean"
+
+
 def check_discriminator_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(d_real, d_fake)`` = -mean(log d_real + log(1 - d_fake)) (lab 09, exercise 3)."""
+    """Check ``fn(a_real, a_fake)`` = -mean(log sigmoid(a_real) + log(1 - sigmoid(a_fake))) from D's logits, finite
+    for any logit (lab 09, exercise 3); compared with PyTorch's binary cross-entropy on logits."""
     name = "discriminator_loss"
     if skip_during_grading(name):
         return True
-    for seed, batch in [(0, 128), (1, 7)]:
-        d_real, d_fake = _probabilities(seed, batch, 1), _probabilities(seed + 100, batch, 1)
-        expected = _bce(d_real, 1.0) + _bce(d_fake, 0.0)                          # PyTorch's BCE, real 1, fake 0
-        ok, received = attempt(name, fn, d_real, d_fake)
+    for seed, batch, real, fake in D_CASES:
+        a_real, a_fake = _logits(seed, batch, *real), _logits(seed + 100, batch, *fake)
+        expected = _bce_logits(a_real, 1.0) + _bce_logits(a_fake, 0.0)             # PyTorch's BCE, real 1, fake 0
+        ok, received = attempt(name, fn, a_real, a_fake)
         if not ok:
             return False
         loss = _scalar_loss(name, received)
         if loss is None:
             return False
-        if not close(loss, expected, atol=1e-8):
-            dr, df = d_real.detach(), d_fake.detach()
-            hint = "-(torch.log(d_real) + torch.log(1 - d_fake)).mean()"
-            if close(loss, -expected, atol=1e-8):
-                hint = "wrong sign: D maximises V, so its cost (to minimise) is -V"
-            elif close(loss, expected * batch, atol=1e-6):
-                hint = "average over the batch (.mean()), do not sum"
-            elif close(loss, -torch.log(dr).mean(), atol=1e-8):
-                hint = "add the fake part: log(1 - d_fake)"
-            elif close(loss, -(torch.log(1 - dr) + torch.log(df)).mean(), atol=1e-8):
-                hint = "real images should get D = 1: log(d_real) + log(1 - d_fake), not the other way round"
-            return report(name, False, expected=round(float(expected.detach()), 6),
-                          received=round(float(loss.detach()), 6), hint=hint)
-        grad_expected = torch.autograd.grad(expected, d_fake)[0]
-        grad_received = torch.autograd.grad(loss, d_fake, allow_unused=True)[0]
-        if grad_received is None or not close(grad_received, grad_expected, atol=1e-8):
-            return report(name, False, expected="gradients flowing to d_fake", received="a different gradient",
-                          hint="build the loss from d_real and d_fake with torch operations only")
+        if not close(loss, expected, atol=1e-5, rtol=1e-5):
+            log_real, log_not_real = _naive(a_real)
+            log_fake, log_not_fake = _naive(a_fake)
+            variants = {"add the fakes' part: the log-probability that D calls them fake": -log_real.mean(),
+                        "real images should get D = 1 and fakes 0, not the other way round":
+                            -(log_not_real + log_fake).mean(),
+                        "the probabilities' formula on logits (apply the sigmoid)":
+                            -(torch.log(a_real.detach()) + torch.log(1 - a_fake.detach())).mean()}
+            return report(name, False, expected=round(float(expected.detach()), 6), received=round(float(loss.detach()), 6),
+                          hint=f"D's logits in {real} (real) and {fake} (fake): "
+                               + _loss_hint(loss.detach().double(), expected, batch, variants))
+        grad_expected = torch.autograd.grad(expected, a_fake)[0].float()
+        grad_received = torch.autograd.grad(loss, a_fake, allow_unused=True)[0]
+        if grad_received is None or not close(grad_received, grad_expected, atol=1e-6):
+            return report(name, False, expected="gradients flowing to a_fake", received="a different gradient",
+                          hint="build the cost from a_real and a_fake with torch operations only")
     return report(name, True)
 
 
 def check_generator_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(d_fake)`` = -mean(log d_fake), the non-saturating generator loss (lab 09, exercise 4)."""
+    """Check ``fn(a_fake)`` = -mean(log sigmoid(a_fake)), the non-saturating generator cost from D's logits, finite
+    for any logit (lab 09, exercise 4); compared with PyTorch's binary cross-entropy on logits (label "real")."""
     name = "generator_loss"
     if skip_during_grading(name):
         return True
-    for seed, batch in [(2, 128), (3, 5)]:
-        d_fake = _probabilities(seed, batch, 1)
-        expected = _bce(d_fake, 1.0)                                              # PyTorch's BCE, label "real"
-        ok, received = attempt(name, fn, d_fake)
+    for seed, batch, _, fake in D_CASES[:1] + [(3, 9, None, (-12, -3)), (4, 6, None, (-150, -110))]:
+        a_fake = _logits(seed, batch, *fake)
+        expected = _bce_logits(a_fake, 1.0)                                         # PyTorch's BCE, label "real"
+        ok, received = attempt(name, fn, a_fake)
         if not ok:
             return False
         loss = _scalar_loss(name, received)
         if loss is None:
             return False
-        if not close(loss, expected, atol=1e-8):
-            df = d_fake.detach()
-            hint = "-torch.log(d_fake).mean()"
-            if close(loss, torch.log(1 - df).mean(), atol=1e-8):
-                hint = ("that is the min-max (saturating) loss log(1 - D(G(z))); the slides train G with the "
-                        "non-saturating -log D(G(z))")
-            elif close(loss, -expected, atol=1e-8):
-                hint = "wrong sign: G maximises log D(G(z)), so its cost is -log D(G(z))"
-            elif close(loss, expected * batch, atol=1e-6):
-                hint = "average over the batch (.mean()), do not sum"
-            return report(name, False, expected=round(float(expected.detach()), 6),
-                          received=round(float(loss.detach()), 6), hint=hint)
+        if not close(loss, expected, atol=1e-5, rtol=1e-5):
+            log_fake, log_not_fake = _naive(a_fake)
+            variants = {"that is the min-max (saturating) cost log(1 - D(G(z))); the slides train G with the "
+                        "non-saturating -log D(G(z))": log_not_fake.mean(),
+                        "the probabilities' formula on logits (apply the sigmoid)": -torch.log(a_fake.detach()).mean()}
+            return report(name, False, expected=round(float(expected.detach()), 6), received=round(float(loss.detach()), 6),
+                          hint=f"D's logits in {fake}: " + _loss_hint(loss.detach().double(), expected, batch, variants))
     return report(name, True)

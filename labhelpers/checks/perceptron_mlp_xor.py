@@ -5,7 +5,8 @@ PyTorch's autograd (the library routine the formulas re-derive); the XOR weights
 property asked for (step units computing OR and NAND, then AND of them); the perceptron's outputs, the
 learning rule's weights and the gradient norms are compared with the answers the solution notebook gave
 to the same fixed public cases (``expected/04_perceptron_mlp_xor.json``). Every input is written out
-or drawn from NumPy's seeded generator, so it is the same on every machine.
+or drawn from NumPy's seeded generator, so it is the same on every machine. A matrix product whose shapes do
+not fit (a transposed weight, the bias left in) gets a hint with the shapes next to the library's message.
 """
 from __future__ import annotations
 
@@ -26,6 +27,29 @@ ELU_ALPHA = 1.0
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # (4, 2): (x1, x2)
 GATE_TABLES = {"OR": np.array([0, 1, 1, 1]), "NAND": np.array([1, 1, 1, 0]), "AND": np.array([0, 0, 0, 1]),
                "XOR": np.array([0, 1, 1, 0]), "NOR": np.array([1, 0, 0, 0]), "XNOR": np.array([1, 0, 0, 1])}
+
+
+SHAPE_ERRORS = ("shapes cannot be multiplied", "size mismatch", "mismatch in its core dimension",
+                "must match the size of tensor", "could not be broadcast")
+SHAPES = ("X has one point per row, shape (N, d), and w has d + 1 weights, the bias w[0] first: a product of X "
+          "needs the d input weights (the inner sizes must agree), so a transposed operand or the bias left in "
+          "gives this error")
+
+
+def _with_shape_hint(fn: Callable) -> Callable:
+    """``fn``, whose matrix-shape errors also print the shapes of a perceptron's X and w (SHAPES)."""
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (RuntimeError, ValueError) as exc:
+            if not any(words in str(exc) for words in SHAPE_ERRORS):
+                raise
+            try:
+                hinted = type(exc)(f"{exc}\n  hint: {SHAPES}")
+            except Exception:  # noqa: BLE001 - an error type that wants other arguments: keep the original
+                raise exc from None
+            raise hinted from None
+    return call
 
 
 def _tensor(array: np.ndarray, dtype=np.float32) -> torch.Tensor:
@@ -58,7 +82,7 @@ def check_perceptron_predict(fn: Callable[[torch.Tensor, torch.Tensor], torch.Te
     if skip_during_grading(name):
         return True
     cases = _predict_cases()
-    answers = run_cases(name, fn, cases)
+    answers = run_cases(name, _with_shape_hint(fn), cases)
     if answers is None:
         return False
     for case, received in zip(cases, answers):
@@ -105,7 +129,7 @@ def check_train_perceptron(fn: Callable[..., torch.Tensor]) -> bool:
     if skip_during_grading(name):
         return True
     cases = _train_cases()
-    answers = run_cases(name, fn, cases)
+    answers = run_cases(name, _with_shape_hint(fn), cases)
     if answers is None:
         return False
     for case, received in zip(cases, answers):

@@ -1,24 +1,29 @@
-"""Self-checks of lab 07 (training tricks): momentum and AdaGrad by hand, Kaiming init, dropout.
+"""Self-checks of lab 07 (training tricks): momentum and AdaGrad by hand, a training loop with the
+momentum step, Kaiming init, dropout.
 
 No check holds an implementation of its exercise. The optimiser checks feed the student's update and
 ``torch.optim`` (SGD with momentum, Adagrad) the same sequence of gradients, drawn from NumPy's seeded
-generator, and compare the weights after every step. The init and dropout checks are statistical, on
+generator, and compare the weights after every step. The training loop is compared with
+``labhelpers.train_one_epoch`` driving ``torch.optim.SGD(momentum=beta)`` from the same NumPy-seeded model
+and batches: the weights after it and the loss of every batch. The init and dropout checks are statistical, on
 tensors large enough that a wrong rule cannot pass by chance: the weights must look like draws of
 ``nn.init.kaiming_uniform_`` (their bound from torch's own gain for ReLU), the dropped share and the
 rescaling like ``nn.Dropout``'s.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from labhelpers.checks import attempt, close, report, skip_during_grading
 
-__all__ = ["check_momentum_step", "check_adagrad_step", "check_init_weights", "check_dropout"]
+__all__ = ["check_momentum_step", "check_adagrad_step", "check_train_momentum", "check_init_weights", "check_dropout"]
 
 LAB = "07_training_tricks"
 
@@ -159,6 +164,104 @@ def check_adagrad_step(fn: Callable) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 3
+LOOP_CASES = [(0.9, 1, 8, 8, "beta=0.9, one batch"), (0.0, 1, 32, 8, "beta=0 (plain SGD), 4 batches"),
+              (0.9, 2, 24, 8, "beta=0.9, 2 epochs of 3 batches")]  # beta, epochs, images, batch size, label
+
+
+def _loop_case(beta: float, num_epochs: int, n: int, batch_size: int):
+    """A NumPy-seeded float32 MLP (16 -> 6 -> 3, log-probabilities) in evaluation mode and a loader of n images."""
+    from labhelpers.data import TensorLoader
+    rng = np.random.default_rng(707)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 6), nn.ReLU(), nn.Linear(6, 3), nn.LogSoftmax(dim=1))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.from_numpy(rng.uniform(-0.5, 0.5, size=tuple(p.shape)).astype(np.float32)))
+    X = torch.from_numpy(rng.normal(size=(n, 1, 4, 4)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 3, size=n))
+    return model.eval(), TensorLoader(X, y, batch_size)
+
+
+def _torch_loop(model: nn.Module, loader, num_epochs: int, lr: float, beta: float) -> list[float]:
+    """labhelpers.train_one_epoch with torch.optim.SGD(momentum=beta), recording every batch's loss."""
+    from labhelpers.train import train_one_epoch
+    losses: list[float] = []
+
+    def recorded(y_hat, y):
+        loss = F.nll_loss(y_hat, y)
+        losses.append(float(loss.detach()))
+        return loss
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=beta)
+    for _ in range(num_epochs):
+        train_one_epoch(model, loader, optimizer, "cpu", loss_fn=recorded)
+    return losses
+
+
+def _loop_hint(index: int, right: list[bool], moved: bool, sign: bool, ratio: float) -> str:
+    """What the first wrong case says about the loop, read with the other cases."""
+    if not moved:
+        return ("the parameters never changed: write the new values into each parameter in place "
+                "(p.copy_(W_new) inside torch.no_grad()); assigning to a name changes nothing in the model")
+    if index == 0 and sign:
+        return "the step went uphill: wrong sign (move against the gradient, as the slide's V does)"
+    if index == 0 and abs(ratio - LOOP_CASES[0][3]) < 1e-3:
+        return "the loss is batch-size times too large: average it over the batch (F.nll_loss's default), no sum"
+    if index == 0:
+        return ("the first step differs: forward, F.nll_loss (mean over the batch), backward, then your "
+                "momentum_step on every parameter with its .grad")
+    if index == 1:
+        return ("right for one batch, wrong for several even with beta=0: the gradients pile up; clear them "
+                "(model.zero_grad()) before each backward()")
+    return ("right without momentum, wrong with it over several batches: create one velocity per parameter ONCE, "
+            "before the loops, and keep the V that momentum_step returns for the next batch and epoch")
+
+
+def check_train_momentum(fn: Callable) -> bool:
+    """Check ``fn(model, train_loader, num_epochs, lr, beta, device)`` -> the loss of every batch, training with
+    the slide's momentum by hand: compared with torch.optim.SGD(momentum=beta) driven by labhelpers'
+    train_one_epoch from the same model and batches (lab 07, exercise 3)."""
+    name = "train_momentum"
+    if skip_during_grading(name):
+        return True
+    with torch.random.fork_rng(devices=[]):  # building the models draws from torch's RNG: not the notebook's
+        return _check_train_momentum(name, fn)
+
+
+def _check_train_momentum(name: str, fn: Callable) -> bool:
+    right, lr = [], 0.1
+    for index, (beta, num_epochs, n, batch_size, label) in enumerate(LOOP_CASES):
+        model, loader = _loop_case(beta, num_epochs, n, batch_size)
+        reference, start = copy.deepcopy(model), copy.deepcopy(model.state_dict())
+        modes: list[bool] = []
+        model.register_forward_pre_hook(lambda module, inputs: modes.append(module.training))
+        ok, received = attempt(name, fn, model, loader, num_epochs, lr, beta, "cpu")
+        if not ok:
+            return False
+        want = _torch_loop(reference, loader, num_epochs, lr, beta)
+        if not isinstance(received, (list, tuple)) or any(isinstance(v, torch.Tensor) for v in received):
+            return report(name, False, expected=f"a list of {len(want)} floats (one loss per batch)",
+                          received=repr(received)[:80], hint="append loss.item() (a number) for every batch")
+        if len(received) != len(want) or not all(isinstance(v, (int, float)) for v in received):
+            return report(name, False, expected=f"{len(want)} losses", received=f"{len(received)} values",
+                          hint=f"{label}: one loss per batch, for num_epochs epochs")
+        if not modes or not all(modes):
+            return report(name, False, expected="the model in training mode", received="evaluation mode",
+                          hint="the model arrives in evaluation mode (as after testing): call model.train() first")
+        after = model.state_dict()
+        weights_ok = all(close(after[k], v, atol=1e-5) for k, v in reference.state_dict().items())
+        right.append(weights_ok and close(received, want, atol=1e-5))
+        if right[-1]:
+            continue
+        moved = any(not torch.equal(after[k], v) for k, v in start.items())
+        first = next(iter(start))
+        sign = close(after[first] - start[first], start[first] - reference.state_dict()[first], atol=1e-6)
+        hint = ("weights right, losses not: record loss.item() of every batch, in order" if weights_ok else
+                _loop_hint(index, right, moved, sign, float(received[0]) / want[0] if want[0] else 0.0))
+        return report(name, False, expected=f"losses {np.round(want[:4], 5)}", received=f"{np.round(received[:4], 5)}",
+                      hint=f"{label}: {hint}")
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- exercise 4
 def _kaiming_bound(fan: int) -> float:
     """The bound of ``nn.init.kaiming_uniform_`` (defaults a=0, leaky_relu) for ``fan``, from torch's own gain:
     gain * sqrt(3 / fan) (a uniform on [-b, b] has the standard deviation b / sqrt(3) = gain / sqrt(fan))."""
@@ -174,7 +277,7 @@ def _init_model() -> nn.Sequential:
 
 
 def check_init_weights(fn: Callable[[nn.Module], Any]) -> bool:
-    """Check ``model.apply(fn)`` gives every Linear/Conv2d weight kaiming_uniform_(mode='fan_in') (lab 07, ex. 3).
+    """Check ``model.apply(fn)`` gives every Linear/Conv2d weight kaiming_uniform_(mode='fan_in') (lab 07, ex. 4).
 
     Statistical: weights lie within the bound of ``nn.init.kaiming_uniform_`` for their fan_in, fill it (max
     close to the bound) and have a uniform's standard deviation bound / sqrt(3). BatchNorm and PReLU stay as
@@ -222,9 +325,9 @@ def check_init_weights(fn: Callable[[nn.Module], Any]) -> bool:
     return report(name, True)
 
 
-# ----------------------------------------------------------------------------- exercise 4
+# ----------------------------------------------------------------------------- exercise 5
 def check_dropout(fn: Callable[[torch.Tensor, float, bool], torch.Tensor]) -> bool:
-    """Check ``fn(X, p, training)`` is inverted dropout, like nn.Dropout(p) (lab 07, exercise 4).
+    """Check ``fn(X, p, training)`` is inverted dropout, like nn.Dropout(p) (lab 07, exercise 5).
 
     Training: each value is zeroed with probability p, survivors are scaled by 1 / (1 - p) so the
     mean is unchanged. Evaluation (training=False): X is returned unchanged. The student's masks draw

@@ -1,5 +1,5 @@
 """Self-checks of lab 10 (transfer learning and what CNNs see): model input, forward hooks, pooled
-features, preparing a pretrained network for fine-tuning.
+features, preparing a pretrained network for fine-tuning, one epoch of training with a frozen part.
 
 No check holds an implementation of its exercise: each one runs the student's code on fixed public
 cases (digits and inputs drawn from NumPy's seeded generator, small networks with NumPy-seeded weights)
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from labhelpers.checks import Case, as_numpy, attempt, close, report, skip_during_grading, stored
 
 __all__ = ["check_to_model_input", "check_capture_activation", "check_pooled_features",
-           "check_prepare_for_finetuning"]
+           "check_prepare_for_finetuning", "check_finetune_epoch"]
 
 LAB = "10_transfer_learning"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the slides' T.Normalize
@@ -291,6 +291,123 @@ def check_prepare_for_finetuning(fn: Callable[[nn.Module, int, int], nn.Module])
                           "blocks, _conv_head, _bn1 and _fc",
                           received=f"{len(got)} trainable" + (f"; should be frozen: {extra[:3]}" if extra else "")
                           + (f"; should train: {missing[:3]}" if missing else ""),
-                          hint="model.requires_grad_(False), then .requires_grad_(True) on "
-                               "model._blocks[-n_blocks:] (careful: [-0:] is every block), _conv_head, _bn1, _fc")
+                          hint="freeze the whole copy, then switch the gradients back on for the last n_blocks "
+                               "blocks only (with n_blocks = 0, none: the slice [-0:] is every block), the head "
+                               "convolution, its BatchNorm and the new classifier")
+    return report(name, True)
+
+
+# ----------------------------------------------------------------------------- exercise 5
+class _Watched:
+    """An optimizer wrapper recording what a training loop did with it: each step's gradient norm (the sum of the
+    norms of the parameters that had a gradient) and the number of zero_grad calls."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer, self.grad_norms, self.zero_grads = optimizer, [], 0
+        self.param_groups = optimizer.param_groups
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.zero_grads += 1
+        self.optimizer.zero_grad(set_to_none)
+
+    def step(self, closure=None):
+        norms = [torch.linalg.vector_norm(p.grad.double()) for group in self.param_groups for p in group["params"]
+                 if p.grad is not None]
+        self.grad_norms.append(float(torch.stack(norms).sum()) if norms else 0.0)
+        return self.optimizer.step(closure)
+
+
+def _frozen_net() -> nn.Sequential:
+    """(B, 1, 12, 12) -> (B, 4) with a BatchNorm on each side of the cuts the cases use (after layer 3 or 6)."""
+    return nn.Sequential(nn.Conv2d(1, 3, 3, stride=2), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(75, 8),
+                         nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 4))
+
+
+EPOCH_CASES = [(3, "the conv block frozen (n_frozen=3): Linear, BatchNorm1d and the classifier train"),
+               (6, "all but the classifier frozen (n_frozen=6)")]
+
+
+def _epoch_inputs(seed: int):
+    """A NumPy-seeded network (eval mode, as after an evaluation) and a loader of 40 NumPy images in batches of 16."""
+    from labhelpers.data import TensorLoader
+    rng = np.random.default_rng(seed)
+    X = torch.from_numpy(rng.normal(0, 1, (40, 1, 12, 12)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 4, 40))
+    return _built(_frozen_net, seed), TensorLoader(X, y, 16)
+
+
+def _batchnorm_counts(model: nn.Module) -> dict[str, int]:
+    return {name: int(m.num_batches_tracked) for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+
+
+def check_finetune_epoch(fn: Callable) -> bool:
+    """Check ``fn(model, n_frozen, train_loader, optimizer, device)``: one epoch with ``model[:n_frozen]`` frozen and
+    in evaluation mode, the rest training (lab 10, exercise 5).
+
+    A small network with NumPy-seeded weights and a BatchNorm on each side of the cut is trained for one epoch on
+    fixed images with an SGD optimizer over all its parameters. The frozen weights and BatchNorm statistics must
+    not move, the trained BatchNorm must see every batch, and the loss, accuracy and every step's gradient norm
+    must equal the solution's (``expected/10_transfer_learning.json``).
+    """
+    name = "finetune_epoch"
+    if skip_during_grading(name):
+        return True
+    answers, zero_grads = [], []
+    for index, (n_frozen, label) in enumerate(EPOCH_CASES):
+        model, loader = _epoch_inputs(1050 + index)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        optimizer = _Watched(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+        with torch.random.fork_rng(devices=[]):                  # the loader draws from torch's RNG: keep the notebook's
+            ok, received = attempt(name, fn, model, n_frozen, loader, optimizer, "cpu")
+        if not ok:
+            return False
+        if not isinstance(received, dict) or not {"loss", "accuracy"} <= set(received):
+            return report(name, False, expected='a dict {"loss": ..., "accuracy": ...}', received=repr(received)[:80])
+        if any(isinstance(received[k], torch.Tensor) for k in ("loss", "accuracy")):
+            return report(name, False, expected="Python numbers", received="a tensor",
+                          hint="add up loss.item() (a number), not the loss tensor: a tensor keeps its autograd graph")
+        if len(optimizer.grad_norms) != len(loader):
+            return report(name, False, expected=f"{len(loader)} optimizer steps", received=len(optimizer.grad_norms),
+                          hint="one optimizer.step() per batch of the loader")
+        frozen = {k for k in before if int(k.split(".")[0]) < n_frozen}
+        moved = [k for k in sorted(frozen) if not torch.equal(model.state_dict()[k], before[k])]
+        weights = [k for k in moved if k.endswith(("weight", "bias"))]
+        if weights:
+            return report(name, False, expected=f"model[:{n_frozen}] unchanged", received=f"{weights[0]} changed",
+                          hint=f"{label}: freeze the pretrained part (requires_grad False): backward then gives it no "
+                               "gradient, and the optimizer skips it although it was built over all parameters")
+        counts = _batchnorm_counts(model)
+        if moved:
+            return report(name, False, expected="the frozen BatchNorm's statistics unchanged", received=f"{moved[0]} moved",
+                          hint=f"{label}: the frozen part ran in training mode; put it back in evaluation mode after "
+                               "model.train(), so that its BatchNorm keeps the pretrained statistics")
+        idle = [k for k, n in counts.items() if int(k) >= n_frozen and n != len(loader)]
+        if idle:
+            return report(name, False, expected=f"the trained BatchNorm ({idle[0]}) updated on all {len(loader)} batches",
+                          received=f"{counts[idle[0]]} batches", hint="the model arrives in evaluation mode: call "
+                          "model.train() for the part that trains (only the frozen part goes back to evaluation mode)")
+        answers.append({"loss": float(received["loss"]), "accuracy": float(received["accuracy"]),
+                        "grad_norms": optimizer.grad_norms})
+        zero_grads.append(optimizer.zero_grads)
+    inputs = [(n_frozen, dict(_epoch_inputs(1050 + i)[0].state_dict())) for i, (n_frozen, _) in enumerate(EPOCH_CASES)]
+    expected = stored(LAB, name, answers, inputs)
+    if expected is None:
+        return False
+    for (n_frozen, label), got, want, zeroed in zip(EPOCH_CASES, answers, expected, zero_grads):
+        mine, theirs = np.asarray(got["grad_norms"]), np.asarray(want["grad_norms"], dtype=float)
+        if not np.allclose(mine, theirs, rtol=1e-4, atol=1e-8):
+            first = int(np.argmax(~np.isclose(mine, theirs, rtol=1e-4, atol=1e-8)))
+            ratio = mine[first] / theirs[first] if theirs[first] else float("inf")
+            hint = f"step {first + 1}'s gradient differs from the solution's"
+            if first == 0 and ratio > 1.5:
+                hint = (f"the first gradient is {ratio:.3g} times the solution's: average the loss over the batch "
+                        "(F.cross_entropy's default reduction), not its sum")
+            elif first > 0 and zeroed == 0:
+                hint = f"from step {first + 1} on the gradients pile up: clear them before each backward()"
+            return report(name, False, expected=theirs, received=mine, hint=f"{label}: {hint}")
+        for key, hint in (("loss", "the epoch's mean loss per image: weight each batch's loss by its size (the last "
+                                   "batch holds 8 images, not 16)"),
+                          ("accuracy", "the percentage of correct predictions over the epoch's images")):
+            if not np.isclose(got[key], want[key], rtol=1e-4, atol=1e-6):
+                return report(name, False, expected=want[key], received=got[key], hint=f"{label}: {hint}")
     return report(name, True)

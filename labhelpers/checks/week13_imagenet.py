@@ -39,8 +39,8 @@ def _random_names(seed: int, n: int) -> list[str]:
 
 
 def check_read_class_names(fn: Callable[[str], dict], path: str | Path = CLASS_NAMES_CSV) -> bool:
-    """Check ``fn(path)`` -> {index: name} for a CSV file written here from known names, then for the real
-    ``path``, whose names are torchvision's (lab 03, exercise 1)."""
+    """Check ``fn(path)`` -> {index: name} for a CSV file written here from known names, with a header row and
+    empty lines, then for the real ``path``, whose names are torchvision's (lab 03, exercise 1)."""
     name = "read_class_names"
     if skip_during_grading(name):
         return True
@@ -48,11 +48,23 @@ def check_read_class_names(fn: Callable[[str], dict], path: str | Path = CLASS_N
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "names.csv"
         with open(sample, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows([i, n] for i, n in enumerate(names))  # quotes names holding commas
+            writer = csv.writer(f)                                        # quotes names holding commas
+            writer.writerow(["index", "name"])                            # a header row
+            writer.writerows([i, n] for i, n in enumerate(names[:6]))
+            f.write("\r\n")                                               # an empty line between the rows
+            writer.writerows([i, n] for i, n in enumerate(names[6:], start=6))
+            f.write("\r\n")                                               # and one at the end
         written = dict(enumerate(names))                                  # what the file holds
         ok, received = attempt(name, fn, str(sample))
-    if not ok:
-        return False
+        if not ok:
+            try:                                                          # why did it raise? (the file is still there)
+                fn(str(sample))
+            except (ValueError, IndexError):                              # int('index'), or row[0] of an empty row
+                print("  hint: the test file starts with a header row 'index,name' and has empty lines: skip every "
+                      "row that is empty or whose first field is not a whole number")
+            except Exception:  # noqa: BLE001 - attempt() has reported it already
+                pass
+            return False
     if not isinstance(received, dict):
         return report(name, False, expected="a dict {index: name}", received=type(received).__name__,
                       hint="start with imagenet_class = {} and fill it row by row")
@@ -80,7 +92,8 @@ def check_read_class_names(fn: Callable[[str], dict], path: str | Path = CLASS_N
         return report(name, False, expected=f"{len(written)} classes, 0: {written[0]!r}, 999: {written[999]!r}",
                       received=f"{size} entries" + (f", 0: {received.get(0)!r}, 999: {received.get(999)!r}"
                                                      if isinstance(received, dict) else ""),
-                      hint=f"every row of {path} is 'index,name'")
+                      hint=f"every row of {path} is 'index,name' and it has no header: skip rows by what they "
+                           "hold (a first field that is a whole number), not by their position")
     return report(name, True)
 
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, ImageFile
 
 from labhelpers.data import load_mnist, normalize_mnist
+from labhelpers.images import NOISE_FLOOR
 from labhelpers.images import MAX_IMAGE_PIXELS, load_digit, load_image
 
 
@@ -201,7 +202,10 @@ def test_load_digit_keeps_an_mnist_digit(tmp_path, digit):
     Image.fromarray(X.numpy()).save(tmp_path / "digit.png")
     out = load_digit(tmp_path / "digit.png")
     assert out.shape == (1, 1, 28, 28)
-    assert (out - normalize_mnist(X[None])).abs().max() * 0.3081 < 0.01
+    diff = (out - normalize_mnist(X[None])).abs() * 0.3081                # (1, 1, 28, 28), in [0, 1] units
+    # only the faint pixels under the noise floor (MNIST's own anti-aliasing fringe) may be cleared
+    assert diff.max() <= NOISE_FLOOR + 1e-6
+    assert (diff > 0.01).sum() <= 20 and diff.mean() < 0.002
 
 
 def test_load_digit_of_a_jpeg_digit_is_close(tmp_path, digit):

@@ -12,8 +12,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.ops as ops
 
-from labhelpers.checks.architectures_detection import (check_inception, check_iou, check_nms, check_residual_blocks,
-                                             check_roi_pool)
+import numpy as np
+import pytest
+import torchvision
+
+from labhelpers.checks.architectures_detection import (check_average_precision, check_inception, check_iou,
+                                                      check_match_anchors, check_nms, check_pool2d,
+                                                      check_residual_blocks, check_roi_pool, check_se_block)
 
 
 # ---- correct answers (what the solution notebook does) ------------------------------------
@@ -360,3 +365,191 @@ def test_roi_pool_rejects_exclusive_end():
         return roi_pool(features, shrunk, output_size, spatial_scale)
     assert check_roi_pool(exclusive) is False
 
+
+
+# ---- check_pool2d -------------------------------------------------------------------------
+
+def pool2d(X, kernel_size, stride, mode, reduce=None):
+    windows = X.unfold(2, kernel_size, stride).unfold(3, kernel_size, stride)
+    op = reduce or {"max": lambda w: w.amax(dim=(-2, -1)), "avg": lambda w: w.mean(dim=(-2, -1)),
+                    "sum": lambda w: w.sum(dim=(-2, -1))}[mode]
+    return op(windows)
+
+
+def pool2d_loops(X, kernel_size, stride, mode):
+    B, C, H, W = X.shape
+    out = torch.zeros(B, C, (H - kernel_size) // stride + 1, (W - kernel_size) // stride + 1)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            window = X[:, :, i * stride:i * stride + kernel_size, j * stride:j * stride + kernel_size]
+            out[:, :, i, j] = {"max": window.amax(dim=(2, 3)), "avg": window.mean(dim=(2, 3)),
+                               "sum": window.sum(dim=(2, 3))}[mode]
+    return out
+
+
+def test_pool2d_accepts_correct_answers(capsys):
+    assert check_pool2d(pool2d) is True
+    assert check_pool2d(pool2d_loops) is True
+    assert "[OK] pool2d" in capsys.readouterr().out
+
+
+def test_pool2d_names_a_mean_for_a_sum(capsys):
+    assert check_pool2d(lambda X, k, s, mode: pool2d(X, k, s, "avg" if mode == "sum" else mode)) is False
+    assert "that is the average" in capsys.readouterr().out
+
+
+def test_pool2d_names_a_sum_for_a_mean(capsys):
+    assert check_pool2d(lambda X, k, s, mode: pool2d(X, k, s, "sum" if mode == "avg" else mode)) is False
+    assert "that is the sum" in capsys.readouterr().out
+
+
+def test_pool2d_names_no_mistake_for_a_wrong_maximum(capsys):
+    assert check_pool2d(lambda X, k, s, mode: pool2d(X, k, s, mode, reduce=lambda w: w.clamp(min=0).amax(dim=(-2, -1)))
+                        if mode == "max" else pool2d(X, k, s, mode)) is False       # max of ReLU: wrong on negatives
+    out = capsys.readouterr().out
+    assert 'mode "max"' in out and "that is the" not in out
+
+
+def test_pool2d_rejects_ignoring_the_stride(capsys):
+    assert check_pool2d(lambda X, k, s, mode: pool2d(X, k, k, mode)) is False
+    assert "one output per window that fits" in capsys.readouterr().out
+
+
+# ---- check_se_block -------------------------------------------------------------------------
+
+class SEBlock(nn.Module):
+    def __init__(self, channels, reduction=16, conv=False, gate=torch.sigmoid):
+        super().__init__()
+        make = (lambda a, b: nn.Conv2d(a, b, 1)) if conv else nn.Linear
+        self.down, self.up, self.conv, self.gate = make(channels, channels // reduction), \
+            make(channels // reduction, channels), conv, gate
+
+    def forward(self, x):
+        z = x.mean(dim=(2, 3), keepdim=self.conv)
+        s = self.gate(self.up(F.relu(self.down(z))))
+        return x * (s if self.conv else s[:, :, None, None])
+
+
+def test_se_block_accepts_linear_and_conv_layers(capsys):
+    assert check_se_block(SEBlock) is True
+    assert check_se_block(lambda c, r: SEBlock(c, r, conv=True)) is True
+    assert check_se_block(lambda c, r: torchvision.ops.SqueezeExcitation(c, c // r)) is True
+    assert "[OK] SEBlock" in capsys.readouterr().out
+
+
+def test_se_block_rejects_missing_biases(capsys):
+    class NoBias(SEBlock):
+        def __init__(self, channels, reduction=16):
+            super().__init__(channels, reduction)
+            self.down, self.up = nn.Linear(channels, channels // reduction, bias=False), \
+                nn.Linear(channels // reduction, channels, bias=False)
+    assert check_se_block(NoBias) is False
+    assert "two fully connected layers with biases" in capsys.readouterr().out
+
+
+def test_se_block_rejects_a_missing_sigmoid(capsys):
+    assert check_se_block(lambda c, r: SEBlock(c, r, gate=lambda t: t)) is False
+    assert "largest difference" in capsys.readouterr().out
+
+
+def test_se_block_rejects_returning_the_weights_only(capsys):
+    class WeightsOnly(SEBlock):
+        def forward(self, x):
+            return torch.sigmoid(self.up(F.relu(self.down(x.mean(dim=(2, 3))))))
+    assert check_se_block(WeightsOnly) is False
+    assert "the input's shape" in capsys.readouterr().out
+
+
+def test_se_block_rejects_max_instead_of_average(capsys):
+    class MaxSqueeze(SEBlock):
+        def forward(self, x):
+            s = torch.sigmoid(self.up(F.relu(self.down(x.amax(dim=(2, 3))))))
+            return x * s[:, :, None, None]
+    assert check_se_block(MaxSqueeze) is False
+    assert "average over H and W" in capsys.readouterr().out
+
+
+# ---- check_match_anchors --------------------------------------------------------------------
+
+def match_anchors(anchors, truths, threshold=0.5, claim=True, strict=False):
+    overlaps = ops.box_iou(truths, anchors)
+    best_iou, best_truth = overlaps.max(dim=0)
+    keep = best_iou > threshold if strict else best_iou >= threshold
+    matches = torch.where(keep, best_truth, torch.full_like(best_truth, -1))
+    if claim:
+        matches[overlaps.argmax(dim=1)] = torch.arange(len(truths))
+    return matches
+
+
+def test_match_anchors_accepts_a_correct_answer(capsys):
+    assert check_match_anchors(match_anchors) is True
+    assert "[OK] match_anchors" in capsys.readouterr().out
+
+
+def test_match_anchors_names_the_missing_claims(capsys):
+    assert check_match_anchors(lambda a, t, thr: match_anchors(a, t, thr, claim=False)) is False
+    assert "also claims the anchor it overlaps most" in capsys.readouterr().out
+
+
+def test_match_anchors_rejects_one_entry_per_true_box(capsys):
+    assert check_match_anchors(lambda a, t, thr: ops.box_iou(t, a).argmax(dim=1)) is False
+    assert "one entry per anchor" in capsys.readouterr().out
+
+
+def test_match_anchors_rejects_ignoring_the_threshold(capsys):
+    assert check_match_anchors(lambda a, t, thr: match_anchors(a, t, 0.5)) is False   # the 0.3 case differs
+    out = capsys.readouterr().out
+    assert "threshold 0.3" in out and "also claims" not in out
+
+
+# ---- check_average_precision ----------------------------------------------------------------
+
+def average_precision(pred_boxes, pred_scores, true_boxes, iou_threshold=0.5, envelope=True, mark=True,
+                      recall_over="truths"):
+    detections = sorted(((float(s), p, j) for p, sc in enumerate(pred_scores) for j, s in enumerate(sc.tolist())),
+                        key=lambda d: -d[0])
+    num_truths = sum(len(t) for t in true_boxes)
+    if num_truths == 0:
+        return 0.0
+    taken = [set() for _ in true_boxes]
+    hits = []
+    for _, p, j in detections:
+        hit = False
+        if len(true_boxes[p]):
+            overlaps = ops.box_iou(pred_boxes[p][j:j + 1], true_boxes[p])[0]
+            best = int(overlaps.argmax())
+            hit = bool(overlaps[best] >= iou_threshold) and best not in taken[p]
+            if hit and mark:
+                taken[p].add(best)
+        hits.append(hit)
+    tp = np.cumsum(hits)
+    precision = tp / np.arange(1, len(hits) + 1)
+    recall = tp / (num_truths if recall_over == "truths" else max(tp[-1], 1))
+    if envelope:
+        precision = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+
+
+def test_average_precision_accepts_a_correct_answer(capsys):
+    assert check_average_precision(average_precision) is True
+    assert "[OK] average_precision" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("variant, case", [
+    ({"envelope": False}, "precision rises"),
+    ({"mark": False}, "a duplicate of an object found before it"),
+    ({"recall_over": "found"}, "one object never found"),
+])
+def test_average_precision_rejects_a_wrong_rule_on_its_own_case(variant, case, capsys):
+    assert check_average_precision(lambda *args: average_precision(*args, **variant)) is False
+    assert case in capsys.readouterr().out
+
+
+def test_average_precision_rejects_a_fixed_threshold(capsys):
+    assert check_average_precision(lambda b, s, t, thr: average_precision(b, s, t, 0.5)) is False
+    assert "not at 0.7" in capsys.readouterr().out
+
+
+def test_average_precision_rejects_a_tensor_of_several_numbers(capsys):
+    assert check_average_precision(lambda *args: torch.tensor([0.5, 0.5])) is False
+    assert "a number" in capsys.readouterr().out

@@ -39,6 +39,8 @@ def gate_backward(gate, a, b, upstream):
         return upstream, upstream
     if gate == "mul":
         return b * upstream, a * upstream
+    if gate == "div":
+        return upstream / b, -a / b**2 * upstream
     return (upstream, 0.0) if a > b else (0.0, upstream)
 
 
@@ -171,6 +173,22 @@ def test_gate_backward_rejects_max_sending_to_both():
     def both(gate, a, b, upstream):
         return (upstream, upstream) if gate == "max" else gate_backward(gate, a, b, upstream)
     assert check_gate_backward(both) is False
+
+
+def test_gate_backward_rejects_a_div_gate_without_the_minus(capsys):
+    def no_minus(gate, a, b, upstream):
+        return (upstream / b, a / b**2 * upstream) if gate == "div" else gate_backward(gate, a, b, upstream)
+    assert check_gate_backward(no_minus) is False
+    assert "a div gate" in capsys.readouterr().out
+
+
+def test_gate_backward_rejects_the_three_gates_only(capsys):
+    def three(gate, a, b, upstream):
+        if gate == "div":
+            raise ValueError(f"unknown gate {gate!r}")
+        return gate_backward(gate, a, b, upstream)
+    assert check_gate_backward(three) is False
+    assert "unknown gate 'div'" in capsys.readouterr().out
 
 
 def test_gate_backward_rejects_add_halving():

@@ -86,6 +86,32 @@ def test_conv_output_size_rejects_rounding_up(capsys):
     assert "round down" in capsys.readouterr().out
 
 
+def test_conv_output_size_names_forgotten_padding_not_the_plus_one(capsys):
+    # issue 15: the first failing case (n=5, k=3, p=1, s=2) gives 2 for both mistakes; the other cases do not
+    assert check_conv_output_size(lambda n, k, p, s: (n - k) // s + 1) is False
+    out = capsys.readouterr().out
+    assert "left out the padding" in out and "+ 1" not in out.split("hint:")[1]
+
+
+def test_conv_output_size_rejects_a_missing_stride(capsys):
+    assert check_conv_output_size(lambda n, k, p, s: n + 2 * p - k + 1) is False
+    assert "the stride is missing" in capsys.readouterr().out
+
+
+def test_conv_output_size_names_no_mistake_for_two_at_once(capsys):
+    assert check_conv_output_size(lambda n, k, p, s: (n - k) // s) is False   # no padding and no + 1
+    hint = capsys.readouterr().out.split("hint:")[1]
+    assert "o = floor((n + 2p - k) / s) + 1" in hint
+
+
+def test_conv_output_size_cases_tell_every_named_mistake_apart():
+    from labhelpers.checks.cnn_arithmetic import _SIZE_CASES, _SIZE_MISTAKES
+    variants = [output_size] + [variant for _, variant in _SIZE_MISTAKES]
+    for i, first in enumerate(variants):
+        for second in variants[i + 1:]:
+            assert any(first(*case) != second(*case) for case in _SIZE_CASES)
+
+
 def test_conv_output_size_rejects_float_result(capsys):
     assert check_conv_output_size(lambda n, k, p, s: (n + 2 * p - k) / s + 1) is False
     assert "return an int" in capsys.readouterr().out
@@ -118,7 +144,25 @@ def test_conv2d_rejects_ignoring_stride(capsys):
 
 def test_conv2d_rejects_ignoring_padding(capsys):
     assert check_conv2d(lambda X, K, p, s: conv2d(X, K, 0, s)) is False
-    assert "pad first" in capsys.readouterr().out
+    assert "you did not pad" in capsys.readouterr().out
+
+
+def test_conv2d_names_a_missing_stride(capsys):
+    assert check_conv2d(lambda X, K, p, s: conv2d(X, K, p, 1)) is False
+    assert "the stride is missing" in capsys.readouterr().out
+
+
+def test_conv2d_names_no_mistake_for_a_wrong_shape_of_its_own(capsys):
+    assert check_conv2d(lambda X, K, p, s: conv2d(X, K, p, s)[:-1]) is False
+    assert "pad first, then opt" in capsys.readouterr().out
+
+
+def test_conv2d_names_the_flip_only_when_it_explains_every_case(capsys):
+    def partly(X, K, p, s):                      # cross-correlation for the first case only
+        return _correlate(X, K, p, s) if X.shape == (5, 5) else conv2d(X, K, p, s) + 1.0
+    assert check_conv2d(partly) is False
+    out = capsys.readouterr().out
+    assert "rotate the kernel" not in out and "differs from F.conv2d" in out
 
 
 def test_conv2d_rejects_a_wrong_window(capsys):
@@ -162,6 +206,22 @@ def test_max_pool2d_rejects_subsampling_without_max():
 
 def test_max_pool2d_rejects_minimum(capsys):
     assert check_max_pool2d(lambda X, pool_size, stride: -max_pool2d(-X, pool_size, stride)) is False
+    assert "smallest value" in capsys.readouterr().out
+
+
+def test_max_pool2d_names_the_stride_mistake(capsys):
+    assert check_max_pool2d(lambda X, pool_size, stride: max_pool2d(X, pool_size, pool_size)) is False
+    assert "move by pool_size" in capsys.readouterr().out
+    assert check_max_pool2d(lambda X, pool_size, stride: max_pool2d(X, pool_size, 1)) is False
+    assert "the stride is missing" in capsys.readouterr().out
+
+
+def test_max_pool2d_rejects_a_wrong_window(capsys):
+    def shifted(X, pool_size, stride):
+        out = max_pool2d(X, pool_size, stride)
+        out[-1, -1] -= 1.0
+        return out
+    assert check_max_pool2d(shifted) is False
     assert "differs from F.max_pool2d" in capsys.readouterr().out
 
 
@@ -197,6 +257,16 @@ def test_conv_params_rejects_one_filter_only(capsys):
 def test_conv_params_rejects_filters_not_spanning_the_input_channels(capsys):
     assert check_conv_params(lambda i, o, k, bias=True: k * k * o + int(bias) * o) is False
     assert "spans all in_channels" in capsys.readouterr().out
+
+
+def test_conv_params_rejects_an_unsquared_kernel(capsys):
+    assert check_conv_params(lambda i, o, k, bias=True: k * i * o + int(bias) * o) is False
+    assert "k * k weights per channel" in capsys.readouterr().out
+
+
+def test_conv_params_names_no_mistake_for_two_at_once(capsys):
+    assert check_conv_params(lambda i, o, k, bias=True: k * k * o) is False   # no in_channels, no bias
+    assert "weights: out_channels filters of k x k x in_channels" in capsys.readouterr().out
 
 
 def test_conv_params_rejects_missing_bias_argument(capsys):

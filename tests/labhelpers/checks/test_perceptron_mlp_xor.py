@@ -227,3 +227,17 @@ def test_layer_gradient_norms_rejects_an_optimiser_step(capsys):
 
 def test_layer_gradient_norms_cannot_be_hard_coded():
     assert check_layer_gradient_norms(lambda model, X, y: [1.0] * sum(isinstance(m, nn.Linear) for m in model)) is False
+
+
+# ---- matrix shapes that do not fit ------------------------------------------------------------
+
+def test_perceptron_predict_explains_a_transposed_product(capsys):
+    assert check_perceptron_predict(lambda X, w: (w[1:] @ X + w[0] > 0).float()) is False
+    out = capsys.readouterr().out
+    assert "mat1 and mat2 shapes cannot be multiplied" in out and "the bias w[0] first" in out, out
+
+
+def test_perceptron_predict_explains_the_bias_left_in(capsys):
+    assert check_perceptron_predict(lambda X, w: (X @ w > 0).float()) is False
+    out = capsys.readouterr().out
+    assert "size mismatch" in out and "the bias left in" in out, out

@@ -5,10 +5,12 @@ so these tests also prove that the stored file is current and right. (Not implem
 answers, and skipping while graded: tests/labhelpers/checks/test_contract.py.)
 """
 import numpy as np
+import pytest
 import torch
 
 from labhelpers.checks.regression_classification import (check_bce_gradients, check_error_rate_and_cross_entropy,
-                                          check_max_stable_lr, check_mse_gradients, check_softmax)
+                                                         check_fit_logistic, check_max_stable_lr, check_mse_gradients,
+                                                         check_softmax)
 
 
 # ---- reference answers (what the solution notebook does) ------------------------------------
@@ -26,6 +28,26 @@ def max_stable_lr(X):
 def bce_gradients(X, y, W, b):
     p = torch.sigmoid(X @ W + b)
     return X.T @ (p - y) / len(X), (p - y).mean(dim=0)
+
+
+def fit_logistic(X, y, W, b, lr, num_steps, mistake=None):
+    costs = []
+    first = bce_gradients(X, y, W, b)
+    for _ in range(num_steps):
+        p = torch.sigmoid(X @ W + b)
+        cost = (-(y * torch.log(p) + (1 - y) * torch.log(1 - p))).mean()
+        if mistake != "late cost":
+            costs.append(cost.item() * (len(X) if mistake == "summed cost" else 1))
+        dW, db = first if mistake == "stale gradient" else bce_gradients(X, y, W, b)
+        if mistake == "summed gradient":
+            dW, db = dW * len(X), db * len(X)
+        step = {"wrong sign": -lr, "no lr": 1.0}.get(mistake, lr)
+        W = W - step * dW
+        b = b - step * (bce_gradients(X, y, W, b)[1] if mistake == "stale b" else db)
+        if mistake == "late cost":
+            p = torch.sigmoid(X @ W + b)
+            costs.append((-(y * torch.log(p) + (1 - y) * torch.log(1 - p))).mean().item())
+    return W, b, costs
 
 
 def softmax(Z):
@@ -76,6 +98,26 @@ def test_mse_gradients_rejects_flat_dW(capsys):
         return dW.ravel(), db
     assert check_mse_gradients(flat) is False
     assert "shapes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("which,words", [("dW", "dW is half the right value: a factor 2 is missing"),
+                                         ("db", "db is half the right value: a factor 2 is missing")])
+def test_mse_gradients_names_a_missing_factor_two_in_one_of_the_gradients(which, words, capsys):
+    def half_one(X, y, W, b):
+        dW, db = mse_gradients(X, y, W, b)
+        return (dW / 2, db) if which == "dW" else (dW, db / 2)
+    assert check_mse_gradients(half_one) is False
+    out = capsys.readouterr().out
+    assert words in out and ("db is right" if which == "dW" else "dW is right") in out, out
+
+
+def test_mse_gradients_explains_a_transposed_weight(capsys):
+    def transposed(X, y, W, b):
+        error = X @ W.T + b - y
+        return 2.0 / len(X) * X.T @ error, 2.0 / len(X) * error.sum(axis=0)
+    assert check_mse_gradients(transposed) is False
+    out = capsys.readouterr().out
+    assert "mismatch" in out and "X is (3, 2), y (3, 1), W (2, 1)" in out and "transposed weight" in out, out
 
 
 def test_mse_gradients_rejects_single_value():
@@ -132,6 +174,57 @@ def test_bce_gradients_rejects_mse_gradient():
 def test_bce_gradients_rejects_wrong_sign(capsys):
     assert check_bce_gradients(lambda X, y, W, b: tuple(-g for g in bce_gradients(X, y, W, b))) is False
     assert "p - y" in capsys.readouterr().out
+
+
+def test_bce_gradients_explains_a_missing_transpose(capsys):
+    def no_transpose(X, y, W, b):
+        p = torch.sigmoid(X @ W + b)
+        return X @ (p - y) / len(X), (p - y).mean(dim=0)
+    assert check_bce_gradients(no_transpose) is False
+    out = capsys.readouterr().out
+    assert "mat1 and mat2 shapes cannot be multiplied" in out and "missing (or extra) .T" in out, out
+
+
+# ---- check_fit_logistic ------------------------------------------------------------------------
+
+def test_fit_logistic_accepts_reference(capsys):
+    assert check_fit_logistic(fit_logistic) is True, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake,words", [
+    ("wrong sign", "wrong sign"),
+    ("summed gradient", "factor 1/m"),
+    ("stale gradient", "not once, before the loop"),
+    ("stale b", "W is right but b is not"),
+    ("no lr", "multiply by the learning rate"),
+    ("late cost", "one step late"),
+    ("summed cost", "MEAN cross-entropy"),
+])
+def test_fit_logistic_names_each_mistake(mistake, words, capsys):
+    assert check_fit_logistic(lambda *args: fit_logistic(*args, mistake=mistake)) is False
+    out = capsys.readouterr().out
+    assert words in out, out
+
+
+def test_fit_logistic_wants_num_steps_float_costs(capsys):
+    def extra(X, y, W, b, lr, num_steps):
+        return fit_logistic(X, y, W, b, lr, num_steps + 1)
+    assert check_fit_logistic(extra) is False
+    assert "range(num_steps)" in capsys.readouterr().out
+
+    def tensors(X, y, W, b, lr, num_steps):
+        W, b, costs = fit_logistic(X, y, W, b, lr, num_steps)
+        return W, b, [torch.tensor(c) for c in costs]
+    assert check_fit_logistic(tensors) is False
+    assert "cost.item()" in capsys.readouterr().out
+
+
+def test_fit_logistic_rejects_weights_that_never_move(capsys):
+    def frozen(X, y, W, b, lr, num_steps):
+        _, _, costs = fit_logistic(X, y, W, b, lr, num_steps)
+        return W, b, costs
+    assert check_fit_logistic(frozen) is False
+    assert "never changed" in capsys.readouterr().out
 
 
 # ---- check_softmax ---------------------------------------------------------------------------

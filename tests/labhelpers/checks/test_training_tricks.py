@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from labhelpers.checks.training_tricks import (check_adagrad_step, check_dropout, check_init_weights,
-                                               check_momentum_step)
+                                               check_momentum_step, check_train_momentum)
 
 
 # ---- reference answers (what the solution notebook does) ------------------------------------
@@ -22,6 +23,29 @@ def momentum_step(W, V, grad, lr, beta):
 def adagrad_step(W, n, grad, lr, eps=1e-10):
     n = n + grad ** 2
     return W - lr * grad / torch.sqrt(n + eps), n
+
+
+def train_momentum(model, train_loader, num_epochs, lr, beta, device, mistake=None):
+    velocities = [torch.zeros_like(p) for p in model.parameters()]
+    losses = []
+    if mistake != "no train()":
+        model.train()
+    for _ in range(num_epochs):
+        for X, y in train_loader:
+            if mistake == "velocity per batch":
+                velocities = [torch.zeros_like(p) for p in model.parameters()]
+            if mistake != "no zero_grad":
+                model.zero_grad()
+            loss = F.nll_loss(model(X), y, reduction="sum" if mistake == "summed loss" else "mean")
+            loss.backward()
+            with torch.no_grad():
+                for i, p in enumerate(model.parameters()):
+                    grad = -p.grad if mistake == "wrong sign" else p.grad
+                    W_new, velocities[i] = momentum_step(p, velocities[i], grad, lr, beta)
+                    if mistake != "rebinding":
+                        p.copy_(W_new)
+            losses.append(loss if mistake == "loss tensor" else loss.item())
+    return losses
 
 
 def init_weights(m):
@@ -68,6 +92,34 @@ def test_momentum_rejects_pytorch_buffer_as_velocity(capsys):
 def test_momentum_rejects_a_single_value(capsys):
     assert check_momentum_step(lambda W, V, g, lr, b: W - lr * g) is False
     assert "a pair" in capsys.readouterr().out
+
+
+# ---- check_train_momentum -------------------------------------------------------------------
+
+def test_train_momentum_accepts_reference(capsys):
+    assert check_train_momentum(train_momentum) is True, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake,words", [
+    ("no zero_grad", "zero_grad"),
+    ("velocity per batch", "create one velocity per parameter ONCE"),
+    ("wrong sign", "wrong sign"),
+    ("summed loss", "batch-size times too large"),
+    ("rebinding", "never changed"),
+    ("no train()", "model.train()"),
+    ("loss tensor", "loss.item()"),
+])
+def test_train_momentum_names_each_mistake(mistake, words, capsys):
+    assert check_train_momentum(lambda *args: train_momentum(*args, mistake=mistake)) is False
+    out = capsys.readouterr().out
+    assert words in out, out
+
+
+def test_train_momentum_with_a_wrong_momentum_step_fails(capsys):
+    def plain(model, train_loader, num_epochs, lr, beta, device):
+        return train_momentum(model, train_loader, num_epochs, lr, 0.0, device)
+    assert check_train_momentum(plain) is False
+    assert "right without momentum" in capsys.readouterr().out
 
 
 # ---- check_adagrad_step ---------------------------------------------------------------------

@@ -6,11 +6,12 @@ and skipping while graded, are covered for every check by test_contract.py.)
 """
 import copy
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks.transfer_learning import (check_capture_activation, check_pooled_features,
+from labhelpers.checks.transfer_learning import (check_capture_activation, check_finetune_epoch, check_pooled_features,
                                                  check_prepare_for_finetuning, check_to_model_input)
 
 
@@ -319,3 +320,86 @@ def test_prepare_for_finetuning_rejects_changed_weights(capsys):
         return model
     assert check_prepare_for_finetuning(reinitialised) is False
     assert "pretrained weights kept" in capsys.readouterr().out
+
+
+
+# ---- check_finetune_epoch -----------------------------------------------------------------------
+
+def finetune_epoch(model, n_frozen, train_loader, optimizer, device, mistake=None):
+    """The solution's epoch, or the same epoch with one classic ``mistake``."""
+    frozen = model[:n_frozen]
+    if mistake != "no train()":
+        model.train()
+    if mistake != "not frozen":
+        frozen.requires_grad_(False)
+    if mistake != "frozen part left training":
+        frozen.eval()
+    total, correct, seen = 0.0, 0, 0
+    for X, y in train_loader:
+        X, y = X.to(device), y.to(device)
+        if mistake != "no zero_grad":
+            optimizer.zero_grad()
+        y_hat = model(X)
+        loss = F.cross_entropy(y_hat, y, reduction="sum" if mistake == "summed loss" else "mean")
+        loss.backward()
+        optimizer.step()
+        if mistake == "loss tensor":
+            total = total + loss * len(y)
+        else:
+            total += loss.item() * (1 if mistake == "mean over batches" else len(y))
+        correct += int((y_hat.argmax(dim=1) == y).sum())
+        seen += len(y)
+    batches = -(-seen // train_loader.batch_size)
+    return {"loss": total / (batches if mistake == "mean over batches" else seen), "accuracy": 100.0 * correct / seen}
+
+
+def test_finetune_epoch_accepts_a_correct_answer(capsys):
+    assert check_finetune_epoch(finetune_epoch) is True
+    assert "[OK] finetune_epoch" in capsys.readouterr().out
+
+
+def test_finetune_epoch_accepts_the_frozen_part_run_without_autograd():
+    def no_grad_features(model, n_frozen, train_loader, optimizer, device):
+        model.train()
+        model[:n_frozen].eval()
+        total, correct, seen = 0.0, 0, 0
+        for X, y in train_loader:
+            optimizer.zero_grad()
+            with torch.no_grad():
+                features = model[:n_frozen](X)
+            y_hat = model[n_frozen:](features)
+            loss = F.cross_entropy(y_hat, y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(y)
+            correct += int((y_hat.argmax(dim=1) == y).sum())
+            seen += len(y)
+        return {"loss": total / seen, "accuracy": 100.0 * correct / seen}
+    assert check_finetune_epoch(no_grad_features) is True
+
+
+@pytest.mark.parametrize("mistake,words", [
+    ("not frozen", "freeze the pretrained part"),
+    ("frozen part left training", "the frozen part ran in training mode"),
+    ("no train()", "call model.train()"),
+    ("no zero_grad", "pile up"),
+    ("summed loss", "not its sum"),
+    ("loss tensor", "loss.item()"),
+    ("mean over batches", "weight each batch's loss by its size"),
+])
+def test_finetune_epoch_names_each_classic_mistake(mistake, words, capsys):
+    assert check_finetune_epoch(lambda *args: finetune_epoch(*args, mistake=mistake)) is False
+    assert words in capsys.readouterr().out
+
+
+def test_finetune_epoch_rejects_a_hard_coded_result(capsys):
+    assert check_finetune_epoch(lambda *args: {"loss": 1.4, "accuracy": 25.0}) is False
+    assert "optimizer steps" in capsys.readouterr().out
+
+
+def test_finetune_epoch_leaves_global_random_state_alone():
+    torch.manual_seed(0)
+    check_finetune_epoch(finetune_epoch)
+    after = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(3))

@@ -7,6 +7,7 @@ test_contract.py.
 """
 import csv
 
+import pytest
 import torch
 import torchvision.transforms.functional as TF
 
@@ -17,6 +18,16 @@ from labhelpers.imagenet import Preprocess, imagenet_classes
 # ---- correct answers (what the solution notebook does) --------------------------------------
 
 def read_class_names(path):
+    imagenet_class = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.reader(f):
+            if row and row[0].strip().isdigit():
+                imagenet_class[int(row[0])] = row[1]
+    return imagenet_class
+
+
+def slides_loop(path):
+    """The slides' cell as a function: no header, no empty lines."""
     imagenet_class = {}
     with open(path, newline="", encoding="utf-8") as f:
         for row in csv.reader(f):
@@ -62,9 +73,24 @@ def test_read_class_names_without_real_file_checks_sample_only(tmp_path, capsys)
 def test_read_class_names_rejects_split_on_commas(tmp_path, capsys):
     def naive(path):
         with open(path, encoding="utf-8") as f:
-            return {int(line.split(",")[0]): line.split(",")[1].strip() for line in f}
+            return {int(line.split(",")[0]): line.split(",")[1].strip() for line in f if line[:1].isdigit()}
     assert check_read_class_names(naive, _class_file(tmp_path)) is False
     assert "csv.reader" in capsys.readouterr().out
+
+
+def test_read_class_names_rejects_the_slides_loop_with_a_hint(tmp_path, capsys):
+    assert check_read_class_names(slides_loop, _class_file(tmp_path)) is False
+    out = capsys.readouterr().out
+    assert "ValueError" in out and "header row" in out
+
+
+def test_read_class_names_rejects_skipping_the_first_row_by_position(tmp_path, capsys):
+    def skip_first(path):
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row][1:]
+        return {int(row[0]): row[1] for row in rows}
+    assert check_read_class_names(skip_first, _class_file(tmp_path)) is False
+    assert "not by their position" in capsys.readouterr().out
 
 
 def test_read_class_names_rejects_string_keys(tmp_path, capsys):
@@ -240,3 +266,39 @@ def test_preprocess_image_rejects_in_place_change(capsys):
         return preprocess_image(image, mean, std)
     assert check_preprocess_image(in_place) is False
     assert "modified in place" in capsys.readouterr().out
+
+
+# ---- the upload cell of section 7 (issue 15) ------------------------------------------------
+
+def _upload_cell():
+    import nbformat
+    from pathlib import Path
+    nb = nbformat.read(Path(__file__).resolve().parents[3] / "notebooks" / "03_week13_imagenet_solution.ipynb",
+                       as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "files.upload()" in c.source]
+    return cell.source
+
+
+@pytest.mark.parametrize("smoke, env, asks", [(False, None, True), (True, None, False),
+                                               (False, "LABKIT_SELFCHECK", False), (False, "LABKIT_GRADING", False)])
+def test_upload_asks_only_a_person_with_smoke_off(smoke, env, asks, monkeypatch, tmp_path, capsys):
+    import os
+    import sys
+    import types
+    from pathlib import Path
+
+    import labhelpers as lh
+    from labhelpers.selfcheck import SKIP_ENV
+    asked = []
+    colab = types.ModuleType("google.colab")
+    colab.files = types.SimpleNamespace(upload=lambda: asked.append(True) or {})
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    for name in SKIP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if env:
+        monkeypatch.setenv(env, "1")
+    exec(_upload_cell(), {"lh": lh, "os": os, "Path": Path, "SKIP_ENV": SKIP_ENV, "SMOKE": smoke,
+                          "IMAGE_DIR": str(tmp_path)})
+    assert bool(asked) is asks
+    assert ("No upload" in capsys.readouterr().out) is not asks

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labhelpers.checks.week13_mnist import check_count_correct, check_flat_size, check_my_net_cnn, check_predict_digit
+from labhelpers.checks.week13_mnist import (check_correct_per_class, check_flat_size, check_padded_net_cnn,
+                                            check_predict_digit, check_test, check_train)
 from labhelpers.images import load_digit
 
 DIGITS = Path(__file__).resolve().parents[3] / "data" / "mnist_test_images"
@@ -27,27 +28,68 @@ def flat_size(image_size):
     return 50 * side * side
 
 
-class MyNetCNN(nn.Module):
+class PaddedNetCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5, 1)
+        self.conv1 = nn.Conv2d(1, 20, 5, 1, padding=2)
         self.conv2 = nn.Conv2d(20, 50, 5, 1)
-        self.fc1 = nn.Linear(4 * 4 * 50, 500)
+        self.fc1 = nn.Linear(5 * 5 * 50, 500)
         self.fc2 = nn.Linear(500, 10)
 
     def body(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
-        x = x.view(-1, 4 * 4 * 50)
+        x = x.view(-1, 5 * 5 * 50)
         return self.fc2(F.relu(self.fc1(x)))
 
     def forward(self, x):
         return F.log_softmax(self.body(x), dim=1)
 
 
-def count_correct(output, target):
-    pred = output.argmax(dim=1, keepdim=True)
-    return pred.eq(target.view_as(pred)).sum().item()
+def train(model, device, train_loader, optimizer, epoch, log_interval, mistake=None):
+    """The slide's train() returning its metrics; ``mistake`` makes one of the classic ones."""
+    if mistake != "no train()":
+        model.train()
+    total, correct, seen, batches = 0.0, 0, 0, 0
+    for batch_idx, (data, target) in enumerate(train_loader):
+        if mistake != "no zero_grad":
+            optimizer.zero_grad()
+        output = model(data.to(device))
+        loss = F.nll_loss(output, target, reduction="sum" if mistake == "summed loss" else "mean")
+        loss.backward()
+        optimizer.step()
+        if mistake == "loss tensor":
+            total = total + loss * len(target)
+        else:
+            total += loss.item() * (1 if mistake == "mean over batches" else len(target))
+        correct += (output.argmax(dim=1) == target).sum().item()
+        seen, batches = seen + len(target), batches + 1
+        if batch_idx % log_interval == 0:
+            print("Train Epoch:", epoch, loss.item())
+    accuracy = correct / seen if mistake == "fraction" else 100.0 * correct / seen
+    return {"loss": total / (batches if mistake == "mean over batches" else seen), "accuracy": accuracy}
+
+
+def evaluate_loop(model, device, test_loader, mistake=None):
+    """The slide's test() returning its metrics; ``mistake`` makes one of the classic ones."""
+    if mistake != "no eval()":
+        model.eval()
+    total, correct = 0.0, 0
+    with torch.enable_grad() if mistake == "under autograd" else torch.no_grad():
+        for data, target in test_loader:
+            output = model(data.to(device))
+            loss = F.nll_loss(output, target, reduction="mean" if mistake in ("mean reduction", "mean over batches")
+                              else "sum")
+            total = total + (loss if mistake == "loss tensor" else loss.item())
+            correct += (output.argmax(dim=1) == target).sum().item()
+    n = len(test_loader.dataset)
+    accuracy = correct / n if mistake == "fraction" else 100.0 * correct / n
+    return {"loss": total / (len(test_loader) if mistake == "mean over batches" else n), "accuracy": accuracy}
+
+
+def correct_per_class(output, target):
+    right = target[output.argmax(dim=1) == target]
+    return torch.bincount(right, minlength=10).tolist()
 
 
 def predict_digit(model, path):
@@ -59,17 +101,18 @@ def predict_digit(model, path):
 
 # ---- not implemented yet: every check says so and returns False ------------------------------
 
-@pytest.mark.parametrize("check", [check_flat_size, check_count_correct])
+@pytest.mark.parametrize("check", [check_flat_size, check_correct_per_class, check_train, check_test])
 def test_checks_report_not_implemented(check, capsys):
     assert check(_todo) is False
     assert "not implemented yet" in capsys.readouterr().out
 
 
-def test_my_net_cnn_reports_not_implemented_forward(capsys):
-    class Todo(MyNetCNN):
-        def forward(self, x):
+def test_padded_net_cnn_reports_not_implemented(capsys):
+    class Todo(nn.Module):
+        def __init__(self):
+            super().__init__()
             raise NotImplementedError
-    assert check_my_net_cnn(Todo) is False
+    assert check_padded_net_cnn(Todo) is False
     assert "not implemented yet" in capsys.readouterr().out
 
 
@@ -99,112 +142,182 @@ def test_flat_size_rejects_hard_coded_800():
     assert check_flat_size(lambda n: 800) is False
 
 
-# ---- check_my_net_cnn -----------------------------------------------------------------------
+# ---- check_padded_net_cnn -------------------------------------------------------------------
 
-def test_my_net_cnn_accepts_reference(capsys):
-    assert check_my_net_cnn(MyNetCNN) is True
-    assert "[OK] MyNetCNN" in capsys.readouterr().out
+def test_padded_net_cnn_accepts_reference(capsys):
+    assert check_padded_net_cnn(PaddedNetCNN) is True
+    assert "[OK] PaddedNetCNN" in capsys.readouterr().out
 
 
-def test_my_net_cnn_leaves_global_random_state_alone():
+def test_padded_net_cnn_leaves_global_random_state_alone():
     torch.manual_seed(5)
     state = torch.get_rng_state()
-    check_my_net_cnn(MyNetCNN)
+    check_padded_net_cnn(PaddedNetCNN)
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_my_net_cnn_rejects_raw_scores(capsys):
-    class Raw(MyNetCNN):
+def test_padded_net_cnn_accepts_layers_defined_in_another_order(capsys):
+    class Reordered(PaddedNetCNN):
+        def __init__(self):
+            nn.Module.__init__(self)
+            self.fc2 = nn.Linear(500, 10)
+            self.fc1 = nn.Linear(1250, 500)
+            self.conv2 = nn.Conv2d(20, 50, 5, 1)
+            self.conv1 = nn.Conv2d(1, 20, 5, 1, padding=2)
+    assert check_padded_net_cnn(Reordered) is True
+
+
+def test_padded_net_cnn_rejects_netcnn_s_fc1(capsys):
+    class Unchanged(PaddedNetCNN):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(800, 500)
+    assert check_padded_net_cnn(Unchanged) is False
+    assert "800 inputs" in capsys.readouterr().out
+
+
+def test_padded_net_cnn_rejects_padding_in_the_wrong_layer(capsys):
+    class Conv2Padded(PaddedNetCNN):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 20, 5, 1)
+            self.conv2 = nn.Conv2d(20, 50, 5, 1, padding=2)
+    assert check_padded_net_cnn(Conv2Padded) is False
+    assert "padding (2, 2)" in capsys.readouterr().out
+
+
+def test_padded_net_cnn_rejects_raw_scores(capsys):
+    class Raw(PaddedNetCNN):
         def forward(self, x):
             return self.body(x)
-    assert check_my_net_cnn(Raw) is False
-    assert "log_softmax" in capsys.readouterr().out
+    assert check_padded_net_cnn(Raw) is False
+    assert "log-probabilities" in capsys.readouterr().out
 
 
-def test_my_net_cnn_rejects_softmax(capsys):
-    class Soft(MyNetCNN):
-        def forward(self, x):
-            return F.softmax(self.body(x), dim=1)
-    assert check_my_net_cnn(Soft) is False
-    assert "not F.softmax" in capsys.readouterr().out
-
-
-def test_my_net_cnn_rejects_log_softmax_over_the_batch(capsys):
-    class Dim0(MyNetCNN):
-        def forward(self, x):
-            return F.log_softmax(self.body(x), dim=0)
-    assert check_my_net_cnn(Dim0) is False
-    assert "dim=1" in capsys.readouterr().out
-
-
-def test_my_net_cnn_rejects_missing_relu(capsys):
-    class NoRelu(MyNetCNN):
+def test_padded_net_cnn_rejects_missing_relu(capsys):
+    class NoRelu(PaddedNetCNN):
         def forward(self, x):
             x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
             x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
-            return F.log_softmax(self.fc2(self.fc1(x.view(-1, 800))), dim=1)
-    assert check_my_net_cnn(NoRelu) is False
+            return F.log_softmax(self.fc2(self.fc1(x.view(-1, 1250))), dim=1)
+    assert check_padded_net_cnn(NoRelu) is False
     assert "NetCNN's order" in capsys.readouterr().out
 
 
-def test_my_net_cnn_rejects_wrong_flatten_shape(capsys):
-    class BadView(MyNetCNN):
+def test_padded_net_cnn_rejects_a_flatten_that_mixes_images(capsys):
+    class BadView(PaddedNetCNN):
         def forward(self, x):
             x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
             x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
-            x = x.view(-1, 400)  # wrong size: fc1 then fails
+            x = x.reshape(-1, 250)[:, :1250 // 5]  # wrong rows: fc1 then fails
             return F.log_softmax(self.fc2(F.relu(self.fc1(x))), dim=1)
-    assert check_my_net_cnn(BadView) is False
+    assert check_padded_net_cnn(BadView) is False
     assert "your code raised" in capsys.readouterr().out
 
 
-def test_my_net_cnn_rejects_changed_layers(capsys):
-    class Smaller(MyNetCNN):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(800, 400)
-            self.fc2 = nn.Linear(400, 10)
-    assert check_my_net_cnn(Smaller) is False
-    assert "431,080" in capsys.readouterr().out
+# ---- check_train ----------------------------------------------------------------------------
+
+def _with(fn, mistake):
+    return lambda *args: fn(*args, mistake=mistake)
 
 
-def test_my_net_cnn_rejects_renamed_layers(capsys):
-    class Renamed(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.c2 = nn.Conv2d(1, 20, 5, 1), nn.Conv2d(20, 50, 5, 1)
-            self.f1, self.f2 = nn.Linear(800, 500), nn.Linear(500, 10)
-
-        def forward(self, x):
-            return torch.zeros(len(x), 10)
-    assert check_my_net_cnn(Renamed) is False
-    assert "conv1, conv2, fc1, fc2" in capsys.readouterr().out
+def test_train_accepts_reference(capsys):
+    assert check_train(train) is True
+    out = capsys.readouterr().out
+    assert "[OK] train" in out and "Train Epoch" not in out      # the loop's log lines stay out of the check
 
 
-# ---- check_count_correct --------------------------------------------------------------------
-
-def test_count_correct_accepts_reference(capsys):
-    assert check_count_correct(count_correct) is True
-    assert "[OK] count_correct" in capsys.readouterr().out
-
-
-def test_count_correct_accepts_an_integer_tensor():
-    assert check_count_correct(lambda o, t: (o.argmax(dim=1) == t).sum()) is True
+def test_train_leaves_global_random_state_alone():
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    check_train(train)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_count_correct_rejects_broadcast_comparison(capsys):
-    assert check_count_correct(lambda o, t: int((o.argmax(dim=1, keepdim=True) == t).sum())) is False
-    assert "broadcasts" in capsys.readouterr().out
+@pytest.mark.parametrize("mistake,words", [
+    ("no zero_grad", "optimizer.zero_grad()"),
+    ("no train()", "model.train()"),
+    ("loss tensor", "loss.item()"),
+    ("summed loss", "mean over the batch"),
+    ("mean over batches", "divide by the images seen"),
+    ("fraction", "in percent"),
+])
+def test_train_names_the_mistake(mistake, words, capsys):
+    assert check_train(_with(train, mistake)) is False
+    assert words in capsys.readouterr().out
 
 
-def test_count_correct_rejects_accuracy(capsys):
-    assert check_count_correct(lambda o, t: (o.argmax(dim=1) == t).float().mean().item()) is False
-    assert "not the accuracy" in capsys.readouterr().out
+def test_train_rejects_a_tuple(capsys):
+    assert check_train(lambda *args: tuple(train(*args).values())) is False
+    assert "a dict with the keys" in capsys.readouterr().out
 
 
-def test_count_correct_rejects_counting_wrong_predictions(capsys):
-    assert check_count_correct(lambda o, t: int((o.argmax(dim=1) != t).sum())) is False
-    assert "wrong predictions" in capsys.readouterr().out
+def test_train_reports_an_error_raised_inside_the_loop(capsys):
+    def broken(model, device, train_loader, optimizer, epoch, log_interval):
+        print("Train Epoch: 1 [0/70]")
+        raise ValueError("a bug in the loop")
+    assert check_train(broken) is False
+    out = capsys.readouterr().out
+    assert "your code raised ValueError: a bug in the loop" in out and "Train Epoch" not in out
+
+
+# ---- check_test -----------------------------------------------------------------------------
+
+def test_test_accepts_reference(capsys):
+    assert check_test(evaluate_loop) is True
+    assert "[OK] test" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake,words", [
+    ("no eval()", "model.eval()"),
+    ("under autograd", "torch.no_grad()"),
+    ("loss tensor", "loss.item()"),
+    ("mean reduction", "reduction='sum'"),
+    ("mean over batches", "not by the number of batches"),
+    ("fraction", "in percent"),
+])
+def test_test_names_the_mistake(mistake, words, capsys):
+    assert check_test(_with(evaluate_loop, mistake)) is False
+    assert words in capsys.readouterr().out
+
+
+def test_test_rejects_a_loop_that_trains(capsys):
+    def trains(model, device, test_loader):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.eval()
+        with torch.no_grad():
+            result = evaluate_loop(model, device, test_loader)
+        for data, target in test_loader:
+            optimizer.zero_grad()
+            F.nll_loss(model(data), target).backward()   # under autograd: caught first
+            optimizer.step()
+        return result
+    assert check_test(trains) is False
+    assert "[FAIL] test" in capsys.readouterr().out
+
+
+# ---- check_correct_per_class ----------------------------------------------------------------
+
+def test_correct_per_class_accepts_reference(capsys):
+    assert check_correct_per_class(correct_per_class) is True
+    assert "[OK] correct_per_class" in capsys.readouterr().out
+
+
+def test_correct_per_class_accepts_a_tensor_and_an_explicit_loop():
+    assert check_correct_per_class(lambda o, t: torch.bincount(t[o.argmax(1) == t], minlength=10)) is True
+    assert check_correct_per_class(lambda o, t: [int(((o.argmax(1) == t) & (t == c)).sum()) for c in range(10)])
+
+
+@pytest.mark.parametrize("answer,words", [
+    (lambda o, t: torch.bincount(t[o.argmax(1) == t]).tolist(), "minlength"),
+    (lambda o, t: torch.bincount(t, minlength=10).tolist(), "every image of each class"),
+    (lambda o, t: torch.bincount(o.argmax(1), minlength=10).tolist(), "predictions of each class"),
+    (lambda o, t: [int(((o.argmax(1, keepdim=True) == t) & (t == c)).sum()) for c in range(10)], "broadcasts"),
+    (lambda o, t: (torch.bincount(t[o.argmax(1) == t], minlength=10) / len(t)).tolist(), "not fractions"),
+])
+def test_correct_per_class_names_the_mistake(answer, words, capsys):
+    assert check_correct_per_class(answer) is False
+    assert words in capsys.readouterr().out
 
 
 # ---- check_predict_digit --------------------------------------------------------------------

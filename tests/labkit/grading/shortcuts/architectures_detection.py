@@ -1,8 +1,13 @@
 """Shortcut answers for lab 11: each computes a graded answer through the torchvision routine or block the
-exercise asks students to write (torchvision's Inception, BasicBlock and Bottleneck, ops.box_iou, ops.nms,
-ops.roi_pool, their C operators, or adaptive max pooling, which has RoI pooling's bins), reached through
-getattr with a built string, importlib, sys.modules, functools.partial or map. Every one must score 0 on its
-exercise (tests/labkit/grading/test_shortcuts.py)."""
+exercise asks students to write (PyTorch's pooling functions or a convolution with a kernel of ones,
+torchvision's Inception, BasicBlock, Bottleneck and SqueezeExcitation, ops.box_iou, ops.nms, ops.roi_pool,
+their C operators, adaptive max pooling, which has RoI pooling's bins, torchvision's SSDMatcher and Matcher,
+scikit-learn's precision-recall curve), reached through getattr with a built string, importlib, sys.modules,
+functools.partial or map. Every one must score 0 on its exercise (tests/labkit/grading/test_shortcuts.py).
+
+average_precision has no library that computes VOC's AP here (torchmetrics and pycocotools are not
+installed; pycocotools interpolates at 101 recalls): its shortcut takes the precision-recall curve from
+scikit-learn and does the rest by hand."""
 import functools
 import importlib
 import sys
@@ -109,7 +114,85 @@ def roi_pool_via_adaptive_max_pool(features, boxes, output_size, spatial_scale):
     return torch.stack(out)
 
 
+def _functional():
+    return _module("torch.nn.functional")
+
+
+def pool2d_via_functional(X, kernel_size, stride, mode):
+    names = {"max": "max_" + "pool2d", "avg": "avg_" + "pool2d"}
+    if mode == "sum":
+        return getattr(_functional(), "lp_" + "pool2d")(X, 1, kernel_size, stride)
+    return getattr(_functional(), names[mode])(X, kernel_size, stride)
+
+
+def pool2d_via_modules(X, kernel_size, stride, mode):
+    nn_ = _module("torch.nn")
+    layer = {"max": getattr(nn_, "MaxPool" + "2d"), "avg": getattr(nn_, "AvgPool" + "2d")}.get(mode)
+    if layer is None:
+        return getattr(nn_, "LPPool" + "2d")(1, kernel_size, stride)(X)
+    return layer(kernel_size, stride)(X)
+
+
+def pool2d_via_convolution(X, kernel_size, stride, mode):
+    """Sum and average by a convolution with a kernel of ones (channels kept apart with groups); max by unfold."""
+    if mode == "max":
+        return X.unfold(2, kernel_size, stride).unfold(3, kernel_size, stride).amax(dim=(-2, -1))
+    C = X.shape[1]
+    ones = torch.ones(C, 1, kernel_size, kernel_size) / (kernel_size ** 2 if mode == "avg" else 1)
+    return getattr(_functional(), "con" + "v2d")(X, ones, stride=stride, groups=C)
+
+
+def se_block_via_torchvision(channels, reduction=16):
+    cls = getattr(_module("torchvision.ops.misc"), "Squeeze" + "Excitation")
+    return cls(channels, channels // reduction)
+
+
+def match_anchors_via_ssd_matcher(anchors, truths, threshold=0.5):
+    matcher = getattr(_module("torchvision.models.detection._utils"), "SSD" + "Matcher")(threshold)
+    return matcher(getattr(_ops(), "box_iou")(truths, anchors))
+
+
+def match_anchors_via_matcher(anchors, truths, threshold=0.5):
+    """The threshold step by torchvision's Matcher, the claims of the true boxes by hand."""
+    quality = _ops().box_iou(truths, anchors)
+    matches = getattr(_module("torchvision.models.detection._utils"), "Mat" + "cher")(threshold, threshold)(quality)
+    matches[quality.argmax(dim=1)] = torch.arange(len(truths))
+    return matches
+
+
+def average_precision_via_sklearn_curve(pred_boxes, pred_scores, true_boxes, iou_threshold=0.5):
+    """TP flags by hand; precision and recall from sklearn's curve (recall rescaled to all true boxes)."""
+    import numpy as np
+    order = sorted(((float(s), p, j) for p, sc in enumerate(pred_scores) for j, s in enumerate(sc.tolist())),
+                   key=lambda d: -d[0])
+    total = sum(len(t) for t in true_boxes)
+    taken, flags = [set() for _ in true_boxes], []
+    for _, p, j in order:
+        hit = False
+        if len(true_boxes[p]):
+            ious = _ops().box_iou(pred_boxes[p][j:j + 1], true_boxes[p])[0]
+            best = int(ious.argmax())
+            hit = bool(ious[best] >= iou_threshold) and best not in taken[p]
+            if hit:
+                taken[p].add(best)
+        flags.append(hit)
+    if not any(flags):
+        return 0.0
+    curve = getattr(_module("sklearn.metrics"), "precision_recall_" + "curve")
+    precision, recall, _ = curve(np.array(flags, dtype=int), np.array([s for s, _, _ in order]))
+    precision, recall = precision[::-1][1:], recall[::-1][1:] * sum(flags) / total   # by decreasing threshold
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * envelope))
+
+
 SHORTCUTS = {  # exercise -> [(how, answer)]
+    "pool2d": [("F.max_pool2d / F.avg_pool2d / F.lp_pool2d via getattr", pool2d_via_functional),
+               ("nn.MaxPool2d / nn.AvgPool2d / nn.LPPool2d", pool2d_via_modules),
+               ("F.conv2d with a kernel of ones (sum, avg)", pool2d_via_convolution)],
+    "SEBlock": [("torchvision.ops.misc.SqueezeExcitation via getattr", se_block_via_torchvision)],
+    "match_anchors": [("torchvision's SSDMatcher via importlib", match_anchors_via_ssd_matcher),
+                      ("torchvision's Matcher for the threshold step", match_anchors_via_matcher)],
+    "average_precision": [("sklearn's precision_recall_curve via getattr", average_precision_via_sklearn_curve)],
     "Inception": [("torchvision's Inception with the paper's convs via getattr", inception_via_torchvision)],
     "BasicBlock": [("torchvision's BasicBlock via getattr", basic_block_via_torchvision)],
     "Bottleneck": [("torchvision's Bottleneck via getattr", bottleneck_via_torchvision)],

@@ -77,7 +77,7 @@ def numerical_via_gradcheck(f, x, h=1e-5):
 def gate_via_autograd_grad(gate, a, b, upstream):
     grad = getattr(importlib.import_module("torch.autograd"), "gr" + "ad")
     ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a, b))
-    out = {"add": torch.add, "mul": torch.mul, "max": torch.maximum}[gate](ta, tb)
+    out = {"add": torch.add, "mul": torch.mul, "max": torch.maximum, "div": torch.div}[gate](ta, tb)
     da, db = grad(out, (ta, tb), torch.tensor(upstream, dtype=torch.float64))
     return float(da), float(db)
 

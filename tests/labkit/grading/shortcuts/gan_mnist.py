@@ -1,8 +1,9 @@
 """Shortcut answers for lab 09: each computes a graded answer through the torch routine the exercise asks
 students to replace by their own work (autograd for the two gradients, He-normal initialisation for the
-slides' formula, PyTorch's binary cross-entropy for the two costs), reached through getattr with a built
+slides' formula, PyTorch's binary cross-entropy on logits for the two costs), reached through getattr with a built
 string, importlib, sys.modules, functools.partial or map. Every one must score 0 on its exercise
-(tests/labkit/grading/test_shortcuts.py)."""
+(tests/labkit/grading/test_shortcuts.py). F.soft_margin_loss (the logistic loss, -log D for the label +1) is
+forbidden too but is no working shortcut: it overflows on the probes' logits of -150 in float32."""
 import functools
 import importlib
 import sys
@@ -61,40 +62,29 @@ def glorot_via_kaiming_normal(layer):
     init.zeros_(layer.bias)
 
 
-def _bce():
-    return getattr(importlib.import_module("torch.nn.functional"), "binary_" + "cross_entropy")
+def _f():
+    return importlib.import_module("torch.nn.functional")
 
 
-def discriminator_via_bce(d_real, d_fake):
-    bce = _bce()
-    return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+def discriminator_via_bce_with_logits(a_real, a_fake):
+    bce = getattr(_f(), "binary_cross_entropy_" + "with_logits")
+    return bce(a_real, torch.ones_like(a_real)) + bce(a_fake, torch.zeros_like(a_fake))
 
 
-def discriminator_via_bce_loss(d_real, d_fake):
-    loss = getattr(sys.modules["torch.nn"], "BCE" + "Loss")()
-    return loss(d_real, torch.ones_like(d_real)) + loss(d_fake, torch.zeros_like(d_fake))
+def discriminator_via_bce_with_logits_loss(a_real, a_fake):
+    loss = getattr(sys.modules["torch.nn"], "BCEWith" + "LogitsLoss")()
+    return loss(a_real, torch.ones_like(a_real)) + loss(a_fake, torch.zeros_like(a_fake))
 
 
-def discriminator_via_c_bce_map(d_real, d_fake):
-    """torch._C._nn.binary_cross_entropy called from C: functools.partial and map (reduction 1 = mean)."""
-    bce = functools.partial(getattr(torch._C._nn, "binary_" + "cross_entropy"), reduction=1)
-    real, fake = map(bce, [d_real, d_fake], [torch.ones_like(d_real), torch.zeros_like(d_fake)])
+def discriminator_via_torch_bce_map(a_real, a_fake):
+    """torch.binary_cross_entropy_with_logits called from C: functools.partial and map (reduction 1 = mean)."""
+    bce = functools.partial(getattr(torch, "binary_cross_entropy_" + "with_logits"), reduction=1)
+    real, fake = map(bce, [a_real, a_fake], [torch.ones_like(a_real), torch.zeros_like(a_fake)])
     return real + fake
 
 
-def generator_via_bce(d_fake):
-    return _bce()(d_fake, torch.ones_like(d_fake))
-
-
-def generator_via_bce_with_logits(d_fake):
-    f = importlib.import_module("torch.nn.functional")
-    return getattr(f, "binary_cross_entropy_" + "with_logits")(torch.logit(d_fake), torch.ones_like(d_fake))
-
-
-def generator_via_soft_margin(d_fake):
-    """The logistic (soft-margin) loss of the logit with the label +1 is -log D."""
-    f = importlib.import_module("torch.nn.functional")
-    return getattr(f, "soft_" + "margin_loss")(torch.logit(d_fake), torch.ones_like(d_fake))
+def generator_via_bce_with_logits(a_fake):
+    return getattr(_f(), "binary_cross_entropy_" + "with_logits")(a_fake, torch.ones_like(a_fake))
 
 
 SHORTCUTS = {  # exercise -> [(how, answer)]
@@ -103,11 +93,10 @@ SHORTCUTS = {  # exercise -> [(how, answer)]
                         ("torch.func.grad via sys.modules", gradients_via_func_grad),
                         ("forward-mode dual numbers via importlib", gradients_via_forward_ad)],
     "glorot_init": [("nn.init.kaiming_normal_ via importlib/getattr", glorot_via_kaiming_normal)],
-    "discriminator_loss": [("F.binary_cross_entropy via importlib/getattr", discriminator_via_bce),
-                           ("nn.BCELoss via sys.modules", discriminator_via_bce_loss),
-                           ("torch._C._nn.binary_cross_entropy via functools.partial and map",
-                            discriminator_via_c_bce_map)],
-    "generator_loss": [("F.binary_cross_entropy via importlib/getattr", generator_via_bce),
-                       ("F.binary_cross_entropy_with_logits of the logit", generator_via_bce_with_logits),
-                       ("F.soft_margin_loss of the logit", generator_via_soft_margin)],
+    "discriminator_loss": [("F.binary_cross_entropy_with_logits via importlib/getattr",
+                            discriminator_via_bce_with_logits),
+                           ("nn.BCEWithLogitsLoss via sys.modules", discriminator_via_bce_with_logits_loss),
+                           ("torch.binary_cross_entropy_with_logits via functools.partial and map",
+                            discriminator_via_torch_bce_map)],
+    "generator_loss": [("F.binary_cross_entropy_with_logits via importlib/getattr", generator_via_bce_with_logits)],
 }

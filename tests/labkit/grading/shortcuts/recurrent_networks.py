@@ -4,7 +4,8 @@ matrix), reached through getattr with a built string, importlib, sys.modules, fu
 Every one must score 0 on its exercise (tests/labkit/grading/test_shortcuts.py).
 
 char_data has no shortcut: no library routine (and no labhelpers function) builds the character tables;
-the solution's own tools are dict.fromkeys and a comprehension."""
+the solution's own tools are dict.fromkeys and a comprehension. fit_lstm's shortcut is labhelpers' own epoch
+loop (lh.train_one_epoch) on a wrapper model, with the clipping hidden in an optimizer wrapper."""
 import functools
 import importlib
 import sys
@@ -80,6 +81,40 @@ def windows_via_hankel(series, window=5):
     return runs[:, :-1, None], runs[:, -1]
 
 
+class _Prediction(torch.nn.Module):
+    """The time-first LSTM as a model of batch-first windows: (B, T, 1) -> (B, 1), its last layer's final state."""
+
+    def __init__(self, lstm):
+        super().__init__()
+        self.lstm = lstm
+
+    def forward(self, X):
+        return self.lstm(X.transpose(0, 1))[1][0][-1]
+
+
+class _Clipping:
+    """An optimizer that clips the gradients of ``params`` before each step of ``optimizer``."""
+
+    def __init__(self, optimizer, params, max_norm):
+        self.optimizer, self.params, self.max_norm = optimizer, list(params), max_norm
+
+    def zero_grad(self, set_to_none=True):
+        self.optimizer.zero_grad(set_to_none)
+
+    def step(self):
+        torch.nn.utils.clip_grad_norm_(self.params, self.max_norm)
+        self.optimizer.step()
+
+
+def fit_via_train_one_epoch(lstm, X, y, optimizer, num_epochs, batch_size, max_norm):
+    lh = importlib.import_module("labhelpers")
+    model, clipping = _Prediction(lstm), _Clipping(optimizer, lstm.parameters(), max_norm)
+    loader = lh.TensorLoader(X, y, batch_size, shuffle=False)
+    mse = lambda y_hat, target: torch.nn.functional.mse_loss(y_hat[:, 0], target)  # noqa: E731
+    return [getattr(lh, "train_one" + "_epoch")(model, loader, clipping, "cpu", loss_fn=mse)["loss"]
+            for _ in range(num_epochs)]
+
+
 SHORTCUTS = {  # exercise -> [(how, answer)]
     "rnn_cell": [("nn.RNNCell via importlib/getattr", cell_via_rnncell),
                  ("torch.rnn_tanh_cell via getattr", cell_via_rnn_tanh_cell),
@@ -90,4 +125,5 @@ SHORTCUTS = {  # exercise -> [(how, answer)]
     "make_windows": [("numpy sliding_window_view via importlib", windows_via_sliding_window_view),
                      ("torch.Tensor.unfold via getattr", windows_via_unfold),
                      ("scipy.linalg.hankel via importlib", windows_via_hankel)],
+    "fit_lstm": [("lh.train_one_epoch on a wrapper model, clipping in the optimizer", fit_via_train_one_epoch)],
 }

@@ -55,6 +55,36 @@ def bce_via_backward_alias(X, y, W, b):
     return W.grad, b.grad
 
 
+# ----------------------------------------------------------------------------- fit_logistic
+def fit_via_autograd_and_sgd(X, y, W, b, lr, num_steps):
+    """The loop with autograd's gradients (Tensor.backward reached through getattr) and torch.optim.SGD."""
+    W, b = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([W, b], lr=lr)
+    backward = getattr(torch.Tensor, "back" + "ward")
+    costs = []
+    for _ in range(num_steps):
+        optimizer.zero_grad()
+        cost = sys.modules["torch.nn.functional"].binary_cross_entropy_with_logits(X @ W + b, y)
+        backward(cost)
+        optimizer.step()
+        costs.append(cost.item())
+    return W.detach(), b.detach(), costs
+
+
+def fit_via_functorch(X, y, W, b, lr, num_steps):
+    """Plain gradient descent whose gradients come from torch.func.grad (functools.partial)."""
+    func = importlib.import_module("torch.func")
+    F = sys.modules["torch.nn.functional"]
+    both = functools.partial(getattr(func, "gr" + "ad"), argnums=(0, 1))
+    gradient = both(lambda W, b: F.binary_cross_entropy_with_logits(X @ W + b, y))
+    costs = []
+    for _ in range(num_steps):
+        costs.append(float(F.binary_cross_entropy_with_logits(X @ W + b, y)))
+        dW, db = gradient(W, b)
+        W, b = W - lr * dW, b - lr * db
+    return W, b, costs
+
+
 # ----------------------------------------------------------------------------- softmax
 def softmax_via_alias(Z):
     return SOFTMAX(Z, dim=1)
@@ -122,6 +152,8 @@ SHORTCUTS = {  # exercise -> [(how, answer)]
                       ("SciPy's approx_derivative via importlib", mse_via_scipy_numdiff)],
     "bce_gradients": [("torch.func.grad via functools.partial", bce_via_functorch_partial),
                       ("torch.Tensor.backward via getattr", bce_via_backward_alias)],
+    "fit_logistic": [("autograd (Tensor.backward via getattr) and torch.optim.SGD", fit_via_autograd_and_sgd),
+                     ("torch.func.grad via functools.partial", fit_via_functorch)],
     "softmax": [("torch.softmax through a module-level alias", softmax_via_alias),
                 ("torch.softmax via getattr", softmax_via_getattr),
                 ("F.log_softmax(...).exp() via sys.modules", softmax_via_log_softmax),

@@ -1,5 +1,6 @@
 """Shortcut answers for lab 07: each computes a graded answer through the torch routine the exercise asks
-students to write by hand (torch.optim's SGD and Adagrad, and their functional forms; PyTorch's dropout),
+students to write by hand (torch.optim's SGD and Adagrad, and their functional forms; labhelpers' training
+loop; PyTorch's dropout),
 reached through getattr with a built string, importlib, sys.modules, functools.partial or map. Every one
 must score 0 on its exercise (tests/labkit/grading/test_shortcuts.py).
 
@@ -58,6 +59,38 @@ def adagrad_via_functional(W, n, grad, lr, eps=1e-10):
     return W, state_sum - eps
 
 
+def train_via_sgd(model, train_loader, num_epochs, lr, beta, device):
+    """The loop with torch.optim.SGD(momentum=beta) (its step is the slide's momentum), built through getattr."""
+    optimizer = getattr(_optim(), "S" + "GD")(model.parameters(), lr=lr, momentum=beta)
+    F = sys.modules["torch.nn.functional"]
+    model.train()
+    losses = []
+    for _ in range(num_epochs):
+        for X, y in train_loader:
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(X), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+def train_via_train_one_epoch(model, train_loader, num_epochs, lr, beta, device):
+    """labhelpers.train_one_epoch with torch.optim.SGD, recording the batches' losses through its loss_fn."""
+    lh = importlib.import_module("labh" + "elpers")
+    F = sys.modules["torch.nn.functional"]
+    optimizer = getattr(_optim(), "S" + "GD")(model.parameters(), lr=lr, momentum=beta)
+    losses = []
+
+    def recorded(y_hat, y):
+        loss = F.nll_loss(y_hat, y)
+        losses.append(loss.item())
+        return loss
+    for _ in range(num_epochs):
+        getattr(lh, "train_one_" + "epoch")(model, train_loader, optimizer, device, loss_fn=recorded)
+    return losses
+
+
 def dropout_via_functional(X, p, training=True):
     return getattr(importlib.import_module("torch.nn.functional"), "drop" + "out")(X, p, training)
 
@@ -82,6 +115,8 @@ SHORTCUTS = {  # exercise -> [(how, answer)]
                       ("torch.optim._functional.sgd via sys.modules", momentum_via_functional_sgd)],
     "adagrad_step": [("torch.optim.Adagrad via importlib/getattr", adagrad_via_adagrad),
                      ("torch.optim.adagrad.adagrad via importlib", adagrad_via_functional)],
+    "train_momentum": [("torch.optim.SGD(momentum) via importlib/getattr", train_via_sgd),
+                       ("lh.train_one_epoch with torch.optim.SGD via importlib", train_via_train_one_epoch)],
     "dropout": [("F.dropout via importlib/getattr", dropout_via_functional),
                 ("nn.Dropout via sys.modules", dropout_via_module),
                 ("torch.dropout via functools.partial and map", dropout_via_partial),

@@ -4,7 +4,8 @@ feature extractor instead of a hook), reached through getattr with a built strin
 Every one must score 0 on its exercise (tests/labkit/grading/test_shortcuts.py).
 
 pooled_features and prepare_for_finetuning have no shortcut: no library or labhelpers routine computes them
-(the network's own extract_features and layers are the intended tools)."""
+(the network's own extract_features and layers are the intended tools). finetune_epoch's shortcut is labhelpers'
+own epoch loop (lh.train_one_epoch) on a wrapper whose train() keeps the frozen part in evaluation mode."""
 import importlib
 import sys
 
@@ -50,10 +51,35 @@ def capture_via_feature_extractor(model, layer, X):
         return extractor(model, return_nodes=[name])(X)[name]
 
 
+class _FrozenBottom(torch.nn.Module):
+    """``model`` with ``model[:n_frozen]`` frozen; its train() leaves that part in evaluation mode."""
+
+    def __init__(self, model, n_frozen):
+        super().__init__()
+        self.model, self.n_frozen = model, n_frozen
+        model[:n_frozen].requires_grad_(False)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.model[:self.n_frozen].eval()
+        return self
+
+    def forward(self, X):
+        return self.model(X)
+
+
+def finetune_via_train_one_epoch(model, n_frozen, train_loader, optimizer, device):
+    epoch = getattr(importlib.import_module("labhelpers"), "train_one" + "_epoch")
+    return epoch(_FrozenBottom(model, n_frozen), train_loader, optimizer, device,
+                 loss_fn=torch.nn.functional.cross_entropy)
+
+
 SHORTCUTS = {  # exercise -> [(how, answer)]
     "to_model_input": [("torchvision v2 functional pipeline via importlib/getattr", model_input_via_v2_pipeline),
                        ("only TF.resize, the rest by hand", model_input_via_v2_resize_only),
                        ("torchvision v1 Resize and Normalize transforms", model_input_via_v1_transforms),
                        ("labhelpers.imagenet.Preprocess via importlib/getattr", model_input_via_labhelpers_preprocess)],
     "capture_activation": [("torchvision create_feature_extractor via getattr", capture_via_feature_extractor)],
+    "finetune_epoch": [("lh.train_one_epoch on a wrapper that keeps the frozen part in eval mode",
+                        finetune_via_train_one_epoch)],
 }
