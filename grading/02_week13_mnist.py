@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from labkit.grading.codec import build_layers, digits_loader, fill_weights
 from labkit.grading.spec import Call, Exercise, File, Layers, Loader, Model, Optim, Part
-from labkit.grading.training import mode_and_grad, returns_numbers, same_steps, same_values, same_weights
+from labkit.grading.training import all_of, mode_and_grad, returns_numbers, same_steps, same_values, same_weights
 from labkit.grading.verdict import as_array, is_integer, kind
 from labhelpers.models import NetCNN
 
@@ -189,7 +189,8 @@ TEST_PARTS = (Part("returns numbers", 0.5, returns_numbers(("loss", "accuracy"))
               Part("model.eval() and torch.no_grad()", 1.0, mode_and_grad(0, training=False, grad=False)),
               Part("average loss per image", 1.0, same_values(("loss",), hints=TEST_HINT)),
               Part("accuracy", 1.0, same_values(("accuracy",), hints=TEST_HINT)),
-              Part("weights unchanged", 0.5, same_weights(0)))
+              # only for a test() that ran the model: a function that does nothing leaves the weights unchanged too
+              Part("weights unchanged", 0.5, all_of(mode_and_grad(0, training=False, grad=False), same_weights(0))))
 
 
 def _count_probes(rng):

@@ -52,7 +52,9 @@ STUB_MODULES = {
 }
 PROBE = ("import json, os, sys\nimport importlib.metadata as metadata\nimport labhelpers\n"
          "print('COLAB-SIM ' + json.dumps({'cwd': os.getcwd(), 'labhelpers': labhelpers.__file__, "
-         "'installed': str(metadata.distribution('labhelpers').locate_file(''))}))")
+         # the installed distribution, not the build's labhelpers.egg-info the pip install left in the clone (cwd)
+         "'installed': str(next(iter(metadata.distributions(name='labhelpers', path=[p for p in sys.path "
+         "if p not in ('', '.') and os.path.abspath(p) != os.getcwd()])), None).locate_file(''))}))")
 
 
 @dataclass
