@@ -198,7 +198,8 @@ def check_notebooks(root: str | Path) -> list[str]:
             continue
         if not any(PARAMETERS_TAG in tags(c) for c in solution.cells):
             problems.append(f"{sol_path}: no cell tagged 'parameters'; tag the cell holding SMOKE, EPOCHS, ...")
-        problems += hint_problems(solution, sol_path.name) + prose_problems(solution, sol_path.name)
+        problems += (hint_problems(solution, sol_path.name) + prose_problems(solution, sol_path.name)
+                     + checked_output_problems(solution, sol_path.name))
         if not stu_path.is_file():
             problems.append(f"{stu_path}: missing; run python -m labkit student {name}")
             continue
@@ -208,6 +209,16 @@ def check_notebooks(root: str | Path) -> list[str]:
             from .expected import expected_problem
             problems += [p for p in [expected_problem(root, name)] if p]
     return problems
+
+
+def checked_output_problems(solution, filename: str) -> list[str]:
+    """Checked cells (# NBVAL_CHECK_OUTPUT) whose stored outputs depend on the kernel's matplotlib backend."""
+    return [f"{filename}, cell {index}: a # NBVAL_CHECK_OUTPUT cell stores a {out.output_type} output (a figure is "
+            "shown by the inline backend but not under MPLBACKEND=Agg); move the plot into its own unchecked cell"
+            for index, cell in enumerate(solution.cells)
+            if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source
+            for out in cell.get("outputs", [])
+            if out.output_type != "stream" and set(out.get("data", {})) - {"text/plain"}]
 
 
 def hint_problems(solution, filename: str) -> list[str]:

@@ -190,6 +190,21 @@ def test_check_detects_outputs(repo):
     assert any("has outputs" in p for p in check_notebooks(repo))
 
 
+@pytest.mark.parametrize("output, flagged", [
+    (new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure size 4x3>"}), True),
+    (new_output("execute_result", data={"text/plain": "42"}, execution_count=1), False),
+    (new_output("stream", name="stdout", text="42\n"), False),
+])
+def test_check_flags_a_figure_in_a_checked_cell(repo, output, flagged):
+    path = repo / "notebooks" / "01_demo_solution.ipynb"
+    solution = nbformat.read(path, as_version=4)
+    solution.cells.append(new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(42)", outputs=[output]))
+    nbformat.write(solution, path)
+    update_colab_headers(repo)
+    generate_students(repo)
+    assert any("NBVAL_CHECK_OUTPUT cell stores" in p for p in check_notebooks(repo)) == flagged
+
+
 def test_check_detects_missing_parameters_cell(repo):
     path = repo / "notebooks" / "01_demo_solution.ipynb"
     solution = nbformat.read(path, as_version=4)
