@@ -10,13 +10,13 @@ in its ``.grad`` (``Layers(stale_grads=True)``, as after an earlier backward pas
 ``model.zero_grad()`` adds to old gradients and shows.
 """
 import copy
-import importlib.util
 
 import numpy as np
 import torch
 from torch import nn
 
 from labkit.grading.codec import build_layers
+from labkit.grading.forbidden import AUTOGRAD, NUMERICAL, aten
 from labkit.grading.spec import Call, Exercise, Layers
 from labkit.grading.verdict import as_array, compare, describe, kind
 
@@ -29,36 +29,13 @@ GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # (4, 
 GATE_TABLES = {"OR": np.array([0, 1, 1, 1]), "NAND": np.array([1, 1, 1, 0]), "AND": np.array([0, 0, 0, 1]),
                "XOR": np.array([0, 1, 1, 0]), "NOR": np.array([1, 0, 0, 0]), "XNOR": np.array([1, 0, 0, 1])}
 
-# Everything that differentiates for you: the autograd engine (whatever calls it: Tensor.backward,
-# torch.autograd.grad and .functional, torch.func), forward-mode AD, ATen's own backward kernels, and
-# numerical differentiation (away from the kinks a central difference is within the tolerance).
-# (torch.autograd.grad and torch.func.grad are caught through the engine and functorch's grad_impl: the
-# source check matches an entry's last name, and "grad" is a common variable name.)
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
-            "torch.autograd.variable.Variable._execution_engine.run_backward",
-            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
-            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
-            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
-            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
-            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
-            "torch.autograd.forward_ad.unpack_dual")
-NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
-             "torch.autograd.gradcheck._compute_numerical_gradient") + (
-    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
-
-
-def _aten(*names: str) -> tuple[str, ...]:
-    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads,
-    e.g. aten.softmax.int, are left out: the source check would then refuse every name `int`, `out`, ...)"""
-    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
-                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
-
-
 # A fitted linear classifier's predict() is the perceptron's step(X w + b) (strict > 0), e.g. sklearn's Perceptron
 # with coef_ and intercept_ set by hand.
 PREDICT_FORBIDDEN = ("sklearn.linear_model.Perceptron.predict",)
-DERIVATIVES_FORBIDDEN = AUTOGRAD + NUMERICAL + _aten("sigmoid_backward", "tanh_backward", "threshold_backward",
-                                         "leaky_relu_backward", "elu_backward")
+# The derivatives: everything that differentiates for you (labkit.grading.forbidden) and ATen's own backward
+# kernels of the activations (away from the kinks a central difference is within the tolerance).
+DERIVATIVES_FORBIDDEN = AUTOGRAD + NUMERICAL + aten("sigmoid_backward", "tanh_backward", "threshold_backward",
+                                                "leaky_relu_backward", "elu_backward")
 
 
 def _grid(rng, shape, dtype=torch.float32) -> torch.Tensor:

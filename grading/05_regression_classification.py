@@ -16,13 +16,13 @@ reach a training accuracy of at least OUTCOME_ACCURACY = 0.75. The reference loo
 (measured by ``.venv/bin/python tests/labkit/grading/test_lab05_training.py``); the wrong-sign loop reached
 0.11 to 0.46 on seeds 0-19.
 """
-import importlib.util
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labkit.grading.forbidden import AUTOGRAD, NUMERICAL, aten
 from labkit.grading.spec import Call, Exercise, Part
 from labkit.grading.verdict import as_array, compare, describe, kind
 
@@ -31,30 +31,12 @@ PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
 
 
-def _aten(*names: str) -> tuple[str, ...]:
-    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads,
-    e.g. aten.softmax.int, are left out: the source check would then refuse every name `int`, `out`, ...)"""
-    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
-                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
-
-
 # Exercises 1 and 3 ask for the gradient by formula. Everything that differentiates for you: the autograd
 # engine (whatever calls it: Tensor.backward, torch.autograd.grad and .functional, torch.func), forward-mode AD,
 # ATen's backward kernels of the two losses, and numerical differentiation. (torch.autograd.grad and
 # torch.func.grad are caught through the engine and functorch's grad_impl: the source check matches an entry's
 # last name, and "grad" is a common variable name.)
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
-            "torch.autograd.variable.Variable._execution_engine.run_backward",
-            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
-            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
-            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
-            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
-            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
-            "torch.autograd.forward_ad.unpack_dual")
-NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
-             "torch.autograd.gradcheck._compute_numerical_gradient") + (
-    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
-GRADIENT_FORBIDDEN = AUTOGRAD + NUMERICAL + _aten("mse_loss_backward", "binary_cross_entropy_backward",
+GRADIENT_FORBIDDEN = AUTOGRAD + NUMERICAL + aten("mse_loss_backward", "binary_cross_entropy_backward",
                                                   "sigmoid_backward")
 # Exercise 4: every softmax of the libraries, its log (exp(log_softmax) is the softmax), softmin (of -Z), and
 # logsumexp (exp(Z - logsumexp(Z)) is the stable softmax the exercise asks to write).
@@ -65,7 +47,7 @@ SOFTMAX_FORBIDDEN = ("torch.softmax", "torch.Tensor.softmax", "torch.nn.function
                      "torch.masked.softmax", "torch.masked.log_softmax", "torch.sparse.softmax",
                      "torch.sparse.log_softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
                      "torch.special.logsumexp", "scipy.special.softmax", "scipy.special.log_softmax",
-                     "scipy.special.logsumexp", "sklearn.utils.extmath.softmax") + _aten(
+                     "scipy.special.logsumexp", "sklearn.utils.extmath.softmax") + aten(
                          "softmax", "_softmax", "log_softmax", "_log_softmax", "logsumexp")
 # Exercise 5: the library losses that are the mean -ln P[i, y_i] (nll_loss of log P, a categorical
 # distribution's log_prob, scikit-learn's log_loss) and the library error rates. F.cross_entropy is caught
@@ -75,7 +57,7 @@ CROSS_ENTROPY_FORBIDDEN = ("torch.nn.functional.nll_loss", "torch._C._nn.nll_los
                            "torch._C._nn.cross_entropy_loss", "torch.nn.NLLLoss",
                            "torch.nn.CrossEntropyLoss", "torch.distributions.Categorical.log_prob",
                            "torch.distributions.OneHotCategorical.log_prob", "sklearn.metrics.log_loss",
-                           "sklearn.metrics.zero_one_loss", "sklearn.metrics.accuracy_score") + _aten(
+                           "sklearn.metrics.zero_one_loss", "sklearn.metrics.accuracy_score") + aten(
                                "nll_loss", "nll_loss_forward", "nll_loss_nd", "cross_entropy_loss")
 
 

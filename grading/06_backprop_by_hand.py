@@ -9,7 +9,6 @@ Every exercise writes by hand what autograd would compute, so everything that di
 forbidden while the probes run (also inside value_tanh's _backward and LinearFunction.backward, where the
 driver itself calls only the notebook's Value.backward and the Function's own backward).
 """
-import importlib.util
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 
 from labkit.grading.codec import encode
 from labkit.grading.drivers import run_function, run_graph
+from labkit.grading.forbidden import AUTOGRAD, NUMERICAL, aten
 from labkit.grading.spec import Call, Exercise, Fn, Part
 from labkit.grading.verdict import as_array, compare
 
@@ -25,33 +25,11 @@ PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
 
 
-def _aten(*names: str) -> tuple[str, ...]:
-    """ATen operators, called as torch.ops.aten.NAME(...) or through their .default overload. (Other overloads
-    are left out: the source check would then refuse every name `out`, `grad_input`, ...)"""
-    return tuple(path for name in names for path in (f"torch.ops.aten.{name}", f"torch.ops.aten.{name}.default")
-                 if not path.endswith(".default") or "default" in getattr(torch.ops.aten, name).overloads())
-
-
-# The autograd engine (whatever calls it: Tensor.backward, torch.autograd.grad and .functional, torch.func),
-# forward-mode AD, and ATen's backward kernels where one computes the exercise. (torch.autograd.grad and torch.func.grad are caught through the engine and functorch's
-# grad_impl: the source check matches an entry's last name, and `grad` is the name of a Value's gradient
-# (v.grad) and of numerical_gradient's result.)
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.graph._engine_run_backward",
-            "torch.autograd.variable.Variable._execution_engine.run_backward",
-            "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
-            "torch.autograd.functional.vjp", "torch.autograd.functional.jvp", "torch.autograd.functional.vhp",
-            "torch.autograd.functional.hvp", "torch.func.vjp", "torch.func.jacrev", "torch.func.jacfwd",
-            "torch.func.jvp", "torch.func.hessian", "torch.func.linearize", "torch.func.grad_and_value",
-            "torch._functorch.eager_transforms.grad_impl", "torch.autograd.forward_ad.make_dual",
-            "torch.autograd.forward_ad.unpack_dual")
-# Numerical differentiation: central differences of SciPy and of torch's gradcheck (exercise 2 is exactly that;
-# elsewhere they approximate the gradient to well within the tolerance).
-NUMERICAL = ("scipy.optimize.approx_fprime", "scipy.optimize._numdiff.approx_derivative",
-             "torch.autograd.gradcheck._compute_numerical_gradient") + (
-    ("scipy.differentiate.jacobian",) if importlib.util.find_spec("scipy.differentiate") else ())  # SciPy >= 1.15
+# Everything that differentiates for you (labkit.grading.forbidden: autograd in all its forms, and central
+# differences, which exercise 2 is), and ATen's backward kernels where one computes the exercise.
 NO_AUTOGRAD = AUTOGRAD + NUMERICAL
-NEURON_FORBIDDEN = NO_AUTOGRAD + _aten("sigmoid_backward")
-TANH_FORBIDDEN = NO_AUTOGRAD + _aten("tanh_backward")
+NEURON_FORBIDDEN = NO_AUTOGRAD + aten("sigmoid_backward")
+TANH_FORBIDDEN = NO_AUTOGRAD + aten("tanh_backward")
 
 
 # ----------------------------------------------------------------------------- exercise 1

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labkit.grading.forbidden import AUTOGRAD
 from labkit.grading.spec import Call, Exercise, Layers
-from labkit.grading.verdict import as_array, ignore_answer, kind, layer_states
+from labkit.grading.verdict import ignore_answer, kind, layer_states
 
 LAB = "09_gan_mnist"
 PARAMETERS = {"SMOKE": True, "DATA_SOURCE": "offline"}
@@ -166,14 +167,8 @@ def _connected(call: Call, response: dict) -> str | None:
 
 
 # What the exercises ask students to write themselves (the run-time guard fails any call into these).
-# Autograd's reverse mode in all its forms (torch.autograd.grad, .backward(), torch.func.grad, the functional
-# jacobians) ends in _engine_run_backward: forbidding it (rather than torch.autograd.grad, whose last name would
-# make the source check refuse any variable called `grad`) catches them all; forward mode is listed by name.
-AUTOGRAD_FORBIDDEN = ("torch.autograd.graph._engine_run_backward", "torch.autograd.backward", "torch.Tensor.backward",
-                      "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
-                      "torch.autograd.functional.jvp", "torch.autograd.forward_ad.make_dual",
-                      "torch.autograd.forward_ad.unpack_dual", "torch.func.vjp", "torch.func.jvp", "torch.func.jacrev",
-                      "torch.func.jacfwd", "torch.func.grad_and_value")
+# Autograd in all its forms (labkit.grading.forbidden: reverse mode through the engine, forward mode by name).
+AUTOGRAD_FORBIDDEN = AUTOGRAD
 # glorot_init: kaiming_normal_(mode='fan_in', nonlinearity='relu') draws exactly the slides' N(0, sqrt(2 / fan_in)).
 # The costs: PyTorch's binary cross-entropies (and the logistic soft-margin loss, the same on logits).
 BCE_FORBIDDEN = ("torch.nn.functional.binary_cross_entropy", "torch.nn.functional.binary_cross_entropy_with_logits",

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit.grading.codec import build_layers, decode, encode
+from labkit.grading.references import classifier_epoch
 from labkit.grading.spec import Attr, Call, Exercise, Layers, Loader, Model, Optim, Part, wire
 from labkit.grading.training import returns_numbers, same_steps, same_values, same_weights
 from labkit.grading.verdict import as_array, compare, describe, ignore_answer, kind
@@ -194,18 +195,8 @@ def reference_finetune_epoch(model: nn.Sequential, n_frozen: int, train_loader, 
     frozen = model[:n_frozen]
     frozen.requires_grad_(False)
     frozen.eval()
-    total, correct, seen = 0.0, 0, 0
-    for X, y in train_loader:
-        X, y = X.to(device), y.to(device)
-        optimizer.zero_grad()
-        y_hat = model(X)
-        loss = F.cross_entropy(y_hat, y)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(y)
-        correct += int((y_hat.argmax(dim=1) == y).sum())
-        seen += len(y)
-    return {"loss": total / seen, "accuracy": 100.0 * correct / seen}
+    loss, accuracy = classifier_epoch(model, train_loader, optimizer, device)
+    return {"loss": loss, "accuracy": 100.0 * accuracy}
 
 
 # A small "pretrained" network with a BatchNorm on each side of the cut: conv 1->4 5x5 stride 2 (28 -> 12), its

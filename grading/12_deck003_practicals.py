@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labkit.grading.references import classifier_epoch
 from labkit.grading.spec import Call, Exercise, Layers, Loader, Optim, Part
 from labkit.grading.training import mode_and_grad, returns_numbers, same_steps, same_weights
 from labkit.grading.verdict import as_array, compare, describe, ignore_answer, kind
@@ -122,18 +123,8 @@ def reference_train_epoch(model: nn.Module, train_loader, optimizer, device) -> 
     """Keras's fit for one epoch: train mode; per batch zero_grad, logits, mean cross-entropy, backward, step;
     the mean loss per image and the fraction right (on each batch before its step)."""
     model.train()
-    total, correct, seen = 0.0, 0, 0
-    for X, y in train_loader:
-        X, y = X.to(device), y.to(device)
-        optimizer.zero_grad()
-        y_hat = model(X)
-        loss = F.cross_entropy(y_hat, y)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(y)
-        correct += int((y_hat.argmax(dim=1) == y).sum())
-        seen += len(y)
-    return {"loss": total / seen, "accuracy": correct / seen}
+    loss, accuracy = classifier_epoch(model, train_loader, optimizer, device)
+    return {"loss": loss, "accuracy": accuracy}
 
 
 @torch.no_grad()

@@ -230,6 +230,21 @@ def _value_problem(name: str, label: str, got: dict, want: dict) -> bool | None:
     return None
 
 
+def _called_run(name: str, fn: Callable, index: int, training: bool) -> tuple[dict | None, bool]:
+    """(the loop's run on case ``index``, None), or (None, the failed report) when it raised, returned no usable
+    metrics or never called the model."""
+    run = _loop_run(name, fn, index, training=training)
+    if run is None:
+        return None, False
+    problem = _metric_problem(name, run["metrics"])
+    if problem is not None:
+        return None, problem
+    if not run["calls"]:
+        return None, report(name, False, expected="the model called on every batch", received="never called",
+                            hint="run the model on each batch")
+    return run, True
+
+
 def check_train_epoch(fn: Callable) -> bool:
     """Check ``fn(model, train_loader, optimizer, device)`` -> {"loss", "accuracy"} over one epoch (lab 12, ex. 3).
 
@@ -241,15 +256,9 @@ def check_train_epoch(fn: Callable) -> bool:
         return True
     runs = []
     for index, (label, sizes, *_) in enumerate(LOOP_CASES):
-        run = _loop_run(name, fn, index, training=True)
+        run, failure = _called_run(name, fn, index, training=True)
         if run is None:
-            return False
-        problem = _metric_problem(name, run["metrics"])
-        if problem is not None:
-            return problem
-        if not run["calls"]:
-            return report(name, False, expected="the model called on every batch", received="never called",
-                          hint="run the model on each batch")
+            return failure
         if not all(training and grad for training, grad in run["calls"]):
             return report(name, False, expected="training mode, autograd on", received="evaluation mode" if not all(
                 t for t, _ in run["calls"]) else "autograd off", hint="the model arrives in evaluation mode (as after "
@@ -292,15 +301,9 @@ def check_evaluate_model(fn: Callable) -> bool:
         return True
     runs = []
     for index, (label, *_) in enumerate(LOOP_CASES):
-        run = _loop_run(name, fn, index, training=False)
+        run, failure = _called_run(name, fn, index, training=False)
         if run is None:
-            return False
-        problem = _metric_problem(name, run["metrics"])
-        if problem is not None:
-            return problem
-        if not run["calls"]:
-            return report(name, False, expected="the model called on every batch", received="never called",
-                          hint="run the model on each batch")
+            return failure
         if any(training for training, _ in run["calls"]):
             return report(name, False, expected="evaluation mode", received="training mode",
                           hint="the model arrives in training mode (as after training): call model.eval() first "

@@ -7,24 +7,20 @@ names it while keeping a partial score.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labkit.grading.spec import load_lab_tests
-from labkit.grading.verdict import evaluate_in_process
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_grader import LabGrader  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
 LAB = "08_recurrent_networks"
 
 
-def _tests():
-    tests = load_lab_tests(ROOT / "grading", LAB)
-    tests.exercises = [ex for ex in tests.exercises if ex.function == "fit_lstm"]
-    return tests
+GRADER = LabGrader(LAB, "fit_lstm")
 
 
 def fit_lstm(lstm, X, y, optimizer, num_epochs, batch_size, max_norm, mistake=None):
@@ -61,9 +57,7 @@ def _variant(mistake):
     return lambda *args: fit_lstm(*args, mistake=mistake)
 
 
-def _grade(fn, seed=0):
-    result, = evaluate_in_process(_tests(), {"fit_lstm": fn}, np.random.default_rng(seed))
-    return result, {p["name"]: p for p in result.get("parts", [])}
+_grade = GRADER.grade
 
 
 def test_the_solution_loop_earns_every_part():
@@ -79,17 +73,8 @@ def test_the_solution_loop_passes_other_draws_of_the_probes():
         assert result["points"] == 4, result
 
 
-def test_a_constant_or_missing_answer_earns_nothing():
-    assert _grade(lambda *args: 0)[0]["points"] == 0
-    result, = evaluate_in_process(_tests(), {}, np.random.default_rng(0))
-    assert result["status"] == "missing" and result["points"] == 0
-
-
-def test_the_student_stub_earns_nothing():
-    def stub(*args):
-        raise NotImplementedError("write the loop")
-    result, _ = _grade(stub)
-    assert result["points"] == 0 and result["status"] == "not implemented", result
+def test_a_constant_a_missing_answer_and_the_stub_earn_nothing():
+    GRADER.assert_nothing_for_no_work()
 
 
 @pytest.mark.parametrize("mistake,part,words", [
@@ -102,9 +87,7 @@ def test_the_student_stub_earns_nothing():
     ("mean over batches", "same loss history", "weight every batch by its number of windows"),
 ])
 def test_each_mistake_loses_its_part_with_a_named_message(mistake, part, words):
-    result, parts = _grade(_variant(mistake))
-    assert 0 < result["points"] < 4 and result["status"] == "partial", result
-    assert parts[part]["points"] == 0 and words in parts[part]["detail"], parts[part]
+    result = GRADER.assert_loses_part(_variant(mistake), part, words)
     assert words in result["detail"]   # the feedback line names it too
 
 

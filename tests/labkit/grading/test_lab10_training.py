@@ -7,26 +7,22 @@ and the stub nothing, and each classic mistake of fine-tuning loses the part tha
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch.nn.functional as F
 
-from labkit.grading.spec import load_lab_tests
-from labkit.grading.verdict import evaluate_in_process
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_grader import LabGrader  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
 LAB = "10_transfer_learning"
 PARTS = {"returns numbers", "frozen part unchanged", "frozen BatchNorm in evaluation mode",
          "trained part in training mode", "one step per batch, each on the reference's gradient", "same weights",
          "same loss and accuracy"}
 
 
-def _tests():
-    tests = load_lab_tests(ROOT / "grading", LAB)
-    tests.exercises = [ex for ex in tests.exercises if ex.function == "finetune_epoch"]
-    return tests
+GRADER = LabGrader(LAB, "finetune_epoch")
 
 
 def finetune_epoch(model, n_frozen, train_loader, optimizer, device, mistake=None):
@@ -59,9 +55,7 @@ def finetune_epoch(model, n_frozen, train_loader, optimizer, device, mistake=Non
     return {"loss": total / (batches if mistake == "mean over batches" else seen), "accuracy": 100.0 * correct / seen}
 
 
-def _grade(fn, seed=0):
-    result, = evaluate_in_process(_tests(), {"finetune_epoch": fn}, np.random.default_rng(seed))
-    return result, {p["name"]: p for p in result.get("parts", [])}
+_grade = GRADER.grade
 
 
 def test_the_solution_earns_every_part():
@@ -76,14 +70,7 @@ def test_the_solution_passes_other_draws_of_the_probes():
 
 
 def test_a_constant_a_missing_answer_and_the_stub_earn_nothing():
-    assert _grade(lambda *args: 0)[0]["points"] == 0
-    result, = evaluate_in_process(_tests(), {}, np.random.default_rng(0))
-    assert result["status"] == "missing" and result["points"] == 0
-
-    def stub(*args):
-        raise NotImplementedError("one epoch with a frozen part")
-    result, _ = _grade(stub)
-    assert result["points"] == 0 and result["status"] == "not implemented", result
+    GRADER.assert_nothing_for_no_work()
 
 
 @pytest.mark.parametrize("mistake,part,words", [
@@ -97,9 +84,7 @@ def test_a_constant_a_missing_answer_and_the_stub_earn_nothing():
     ("mean over batches", "same loss and accuracy", "weight each batch's loss by its size"),
 ])
 def test_each_mistake_loses_its_part_with_a_named_message(mistake, part, words):
-    result, parts = _grade(lambda *args: finetune_epoch(*args, mistake=mistake))
-    assert 0 < result["points"] < 4 and result["status"] == "partial", result
-    assert parts[part]["points"] == 0 and words in parts[part]["detail"], parts[part]
+    result = GRADER.assert_loses_part(lambda *args: finetune_epoch(*args, mistake=mistake), part, words)
     assert words in result["detail"]
 
 

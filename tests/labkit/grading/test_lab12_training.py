@@ -7,30 +7,22 @@ that names it while keeping a partial score. The builders and standardise name t
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from labkit.grading.spec import load_lab_tests
-from labkit.grading.verdict import evaluate_in_process
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lab_grader import LabGrader  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
 LAB = "12_deck003_practicals"
 
 
-def _tests(name):
-    tests = load_lab_tests(ROOT / "grading", LAB)
-    tests.exercises = [ex for ex in tests.exercises if ex.function == name]
-    return tests
-
-
 def _grade(name, fn, seed=0):
-    result, = evaluate_in_process(_tests(name), {name: fn}, np.random.default_rng(seed))
-    return result, {p["name"]: p for p in result.get("parts", [])}
+    return LabGrader(LAB, name).grade(fn, seed)
 
 
 def train_epoch(model, train_loader, optimizer, device, mistake=None):
@@ -79,10 +71,6 @@ def evaluate_model(model, loader, device, mistake=None):
     return {"loss": loss_value, "accuracy": (100.0 if mistake == "percentage" else 1.0) * correct / seen}
 
 
-def _stub(*args):
-    raise NotImplementedError("write the loop")
-
-
 @pytest.mark.parametrize("name,fn,points", [("train_epoch", train_epoch, 4), ("evaluate_model", evaluate_model, 3)])
 def test_the_solution_loops_earn_every_part(name, fn, points):
     for seed in (0, 1, 2):
@@ -92,11 +80,7 @@ def test_the_solution_loops_earn_every_part(name, fn, points):
 
 @pytest.mark.parametrize("name", ["train_epoch", "evaluate_model"])
 def test_a_constant_missing_or_stub_answer_earns_nothing(name):
-    assert _grade(name, lambda *args: 0)[0]["points"] == 0
-    result, = evaluate_in_process(_tests(name), {}, np.random.default_rng(0))
-    assert result["status"] == "missing" and result["points"] == 0
-    result, _ = _grade(name, _stub)
-    assert result["points"] == 0 and result["status"] == "not implemented", result
+    LabGrader(LAB, name).assert_nothing_for_no_work()
 
 
 @pytest.mark.parametrize("mistake,part,words", [
@@ -108,9 +92,8 @@ def test_a_constant_missing_or_stub_answer_earns_nothing(name):
     ("percentage", "same loss and accuracy", "the fraction between 0 and 1"),
 ])
 def test_each_training_mistake_loses_its_part_with_a_named_message(mistake, part, words):
-    result, parts = _grade("train_epoch", lambda *args: train_epoch(*args, mistake=mistake))
-    assert 0 < result["points"] < 4 and result["status"] == "partial", result
-    assert parts[part]["points"] == 0 and words in parts[part]["detail"], parts[part]
+    result = LabGrader(LAB, "train_epoch").assert_loses_part(lambda *args: train_epoch(*args, mistake=mistake),
+                                                             part, words)
     assert words in result["detail"]
 
 
@@ -121,9 +104,8 @@ def test_each_training_mistake_loses_its_part_with_a_named_message(mistake, part
     ("percentage", "same loss and accuracy", "the fraction between 0 and 1"),
 ])
 def test_each_evaluation_mistake_loses_its_part_with_a_named_message(mistake, part, words):
-    result, parts = _grade("evaluate_model", lambda *args: evaluate_model(*args, mistake=mistake))
-    assert 0 < result["points"] < 3 and result["status"] == "partial", result
-    assert parts[part]["points"] == 0 and words in parts[part]["detail"], parts[part]
+    LabGrader(LAB, "evaluate_model").assert_loses_part(lambda *args: evaluate_model(*args, mistake=mistake),
+                                                       part, words)
 
 
 def test_an_evaluation_that_trains_loses_the_no_update_part():
@@ -177,7 +159,7 @@ def test_slide_cnn_counts_the_parameters():
     (lambda A, B: ((A - A.mean(0)) / A.std(0), B), "apply the training rows'"),
 ], ids=["ddof=1", "the test rows' own statistics", "test rows left raw"])
 def test_standardise_names_its_mistakes(variant, words):
-    reference = _tests("standardise").exercises[0].reference
+    reference = LabGrader(LAB, "standardise").tests().exercises[0].reference
     assert _grade("standardise", reference)[0]["status"] == "passed"
     result, _ = _grade("standardise", variant)
     assert result["points"] == 0 and words in result["detail"], result

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 
 from labkit.grading.spec import Call, Exercise, LabTests, Layers, Loader, Optim, Part
