@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from labhelpers.checks import Case, as_numpy, attempt, close, report, run_cases, skip_during_grading, stored
+from labhelpers.checks.watch import WatchedOptimizer
 from labhelpers.data import TensorLoader
 
 __all__ = ["check_distance_ratio", "check_pca_fit", "check_principal_angles", "check_train_autoencoder_epoch",
@@ -187,26 +188,6 @@ def check_principal_angles(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
 
 # ----------------------------------------------------------------------------- exercises 4 and 5
-class _Watched:
-    """An optimizer wrapper that records each step's gradient norm and each zero_grad (what a loop did with it)."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer, self.grad_norms, self.zero_grads = optimizer, [], 0
-        self.param_groups = optimizer.param_groups
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.zero_grads += 1
-        self.optimizer.zero_grad(set_to_none)
-
-    def step(self, closure=None):
-        self.grad_norms.append(sum(float(torch.linalg.vector_norm(p.grad.double())) for group in self.param_groups
-                                   for p in group["params"] if p.grad is not None))
-        return self.optimizer.step(closure)
-
-    def state_dict(self) -> dict:
-        return self.optimizer.state_dict()
-
-
 # (label, images, batch size, optimizer, hyper-parameters)
 LOOP_CASES = [("24 images in batches of 8, SGD", 24, 8, "SGD", {"lr": 0.5}),
               ("20 images in batches of 8 (the last one holds 4), Adam", 20, 8, "Adam", {"lr": 0.01})]
@@ -254,7 +235,7 @@ def check_train_autoencoder_epoch(fn: Callable) -> bool:
     runs, zero_grads = [], []
     for index, (label, n, batch_size, kind, hyper) in enumerate(LOOP_CASES):
         model, loader, log = _loop_inputs(index, training=True)
-        optimizer = _Watched(getattr(torch.optim, kind)(model.parameters(), **hyper))
+        optimizer = WatchedOptimizer(getattr(torch.optim, kind)(model.parameters(), **hyper))
         ok, received = attempt(name, fn, model, loader, optimizer, "cpu")
         if not ok:
             return False

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from labhelpers.checks import Case, as_numpy, attempt, close, report, run_cases, skip_during_grading, stored
+from labhelpers.checks.watch import WatchedOptimizer
 
 __all__ = ["check_dense_stack", "check_slide_cnn", "check_train_epoch", "check_evaluate_model", "check_standardise"]
 
@@ -144,26 +145,6 @@ def check_slide_cnn(fn: Callable[..., nn.Module]) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercises 3 and 4
-class _Watched:
-    """An optimizer wrapper that records each step's gradient norm and each zero_grad of a training loop."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer, self.grad_norms, self.zero_grads = optimizer, [], 0
-        self.param_groups = optimizer.param_groups
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.zero_grads += 1
-        self.optimizer.zero_grad(set_to_none)
-
-    def step(self, closure=None):
-        self.grad_norms.append(sum(float(torch.linalg.vector_norm(p.grad.double()))
-                                   for group in self.param_groups for p in group["params"] if p.grad is not None))
-        return self.optimizer.step(closure)
-
-    def state_dict(self) -> dict:
-        return self.optimizer.state_dict()
-
-
 # (label, batch sizes, features, classes)
 LOOP_CASES = [("3 batches of 8, 8 and 5 rows (the last one smaller), 3 classes", (8, 8, 5), 12, 3),
               ("1 batch of 16 rows, 10 classes", (16,), 20, 10)]
@@ -191,7 +172,7 @@ def _loop_run(name: str, fn: Callable, index: int, training: bool) -> dict | Non
     args: list[Any] = [model, batches]
     optimizer = None
     if training:
-        optimizer = _Watched(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+        optimizer = WatchedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
         args.append(optimizer)
     with torch.random.fork_rng(devices=[]):
         ok, metrics = attempt(name, fn, *args, "cpu")

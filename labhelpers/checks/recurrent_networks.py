@@ -18,6 +18,7 @@ import torch.nn as nn
 from numpy.lib.stride_tricks import sliding_window_view
 
 from labhelpers.checks import Case, attempt, close, report, run_cases, skip_during_grading, stored
+from labhelpers.checks.watch import WatchedOptimizer
 
 __all__ = ["check_char_data", "check_rnn_cell", "check_rnn_forward", "check_make_windows", "check_fit_lstm"]
 
@@ -341,31 +342,6 @@ def check_make_windows(fn: Callable) -> bool:
 
 
 # ----------------------------------------------------------------------------- exercise 5
-class _Watched:
-    """An optimizer wrapper that records what a training loop did with it: each step's gradient norm (the sum of
-    the parameters' norms, after any clipping) and each zero_grad."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer, self.grad_norms, self.zero_grads = optimizer, [], 0
-        self.param_groups = optimizer.param_groups
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.zero_grads += 1
-        self.optimizer.zero_grad(set_to_none)
-
-    def step(self, closure=None):
-        total = 0.0
-        for group in self.param_groups:
-            for parameter in group["params"]:
-                if parameter.grad is not None:
-                    total += float(torch.linalg.vector_norm(parameter.grad.double()))
-        self.grad_norms.append(total)
-        return self.optimizer.step(closure)
-
-    def state_dict(self) -> dict:
-        return self.optimizer.state_dict()
-
-
 # (label, LSTM layers, windows, batch size, optimizer, hyper-parameters, epochs, max_norm)
 FIT_CASES = [("the slide's windows 0.00-0.36, LSTM(1), 32 windows in batches of 8, Adam", 1, 32, 8, "Adam",
               {"lr": 0.01}, 3, 10.0),
@@ -395,7 +371,7 @@ def _fit_run(name: str, fn: Callable, index: int) -> dict | None:
     lstm, X, y = _fit_inputs(index)
     modes: list[bool] = []
     lstm.register_forward_pre_hook(lambda module, inputs: modes.append(module.training))
-    optimizer = _Watched(getattr(torch.optim, kind)(lstm.parameters(), **hyper))
+    optimizer = WatchedOptimizer(getattr(torch.optim, kind)(lstm.parameters(), **hyper))
     try:
         history = fn(lstm, X, y, optimizer, epochs, batch_size, max_norm)
     except RuntimeError as exc:

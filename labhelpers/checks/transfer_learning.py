@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labhelpers.checks import Case, as_numpy, attempt, close, report, skip_during_grading, stored
+from labhelpers.checks.watch import WatchedOptimizer
 
 __all__ = ["check_to_model_input", "check_capture_activation", "check_pooled_features",
            "check_prepare_for_finetuning", "check_finetune_epoch"]
@@ -298,25 +299,6 @@ def check_prepare_for_finetuning(fn: Callable[[nn.Module, int, int], nn.Module])
 
 
 # ----------------------------------------------------------------------------- exercise 5
-class _Watched:
-    """An optimizer wrapper recording what a training loop did with it: each step's gradient norm (the sum of the
-    norms of the parameters that had a gradient) and the number of zero_grad calls."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer, self.grad_norms, self.zero_grads = optimizer, [], 0
-        self.param_groups = optimizer.param_groups
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.zero_grads += 1
-        self.optimizer.zero_grad(set_to_none)
-
-    def step(self, closure=None):
-        norms = [torch.linalg.vector_norm(p.grad.double()) for group in self.param_groups for p in group["params"]
-                 if p.grad is not None]
-        self.grad_norms.append(float(torch.stack(norms).sum()) if norms else 0.0)
-        return self.optimizer.step(closure)
-
-
 def _frozen_net() -> nn.Sequential:
     """(B, 1, 12, 12) -> (B, 4) with a BatchNorm on each side of the cuts the cases use (after layer 3 or 6)."""
     return nn.Sequential(nn.Conv2d(1, 3, 3, stride=2), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(75, 8),
@@ -356,7 +338,7 @@ def check_finetune_epoch(fn: Callable) -> bool:
     for index, (n_frozen, label) in enumerate(EPOCH_CASES):
         model, loader = _epoch_inputs(1050 + index)
         before = {k: v.clone() for k, v in model.state_dict().items()}
-        optimizer = _Watched(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+        optimizer = WatchedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
         with torch.random.fork_rng(devices=[]):                  # the loader draws from torch's RNG: keep the notebook's
             ok, received = attempt(name, fn, model, n_frozen, loader, optimizer, "cpu")
         if not ok:
