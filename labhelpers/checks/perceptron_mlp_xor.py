@@ -95,18 +95,19 @@ def check_perceptron_predict(fn: Callable[[torch.Tensor, torch.Tensor], torch.Te
     expected = stored(LAB, name, [as_numpy(a) for a in answers], cases)
     if expected is None:
         return False
-    for case, received, want in zip(cases, answers, expected):
-        got = as_numpy(received)
-        if close(got, want):
-            continue
-        hint = "output 1 where w[0] + w[1:] . x > 0, else 0 (add the bias w[0] to every row's sum)"
-        if np.all(got >= want) and set(np.unique(got)) <= {0.0, 1.0}:
-            hint = ("you output 1 for some sums that are not > 0: output 1 only when w[0] + w[1:] . x is strictly "
-                    "> 0 (a sum of exactly 0 gives 0), and add the bias w[0] to every sum")
-        elif close(got, 1.0 - want):
-            hint = "1 for a positive sum and 0 otherwise, not the other way round"
-        return report(name, False, expected=want, received=got, hint=f"{case.label}: {hint}")
-    return report(name, True)
+    wrong = [(case, as_numpy(received), want) for case, received, want in zip(cases, answers, expected)
+             if not close(as_numpy(received), want)]
+    if not wrong:
+        return report(name, True)
+    # a mistake is named only when every wrong case shows it (one case alone can fit several mistakes)
+    hint = "output 1 where w[0] + w[1:] . x > 0, else 0 (add the bias w[0] to every row's sum)"
+    if all(np.all(got >= want) and set(np.unique(got)) <= {0.0, 1.0} for _, got, want in wrong):
+        hint = ("you output 1 for some sums that are not > 0: output 1 only when w[0] + w[1:] . x is strictly "
+                "> 0 (a sum of exactly 0 gives 0), and add the bias w[0] to every sum")
+    elif all(close(got, 1.0 - want) for _, got, want in wrong):
+        hint = "1 for a positive sum and 0 otherwise, not the other way round"
+    case, got, want = wrong[0]
+    return report(name, False, expected=want, received=got, hint=f"{case.label}: {hint}")
 
 
 # ----------------------------------------------------------------------------- exercise 2
@@ -142,19 +143,20 @@ def check_train_perceptron(fn: Callable[..., torch.Tensor]) -> bool:
     expected = stored(LAB, name, [as_numpy(a) for a in answers], cases)
     if expected is None:
         return False
-    for case, received, want in zip(cases, answers, expected):
-        got = as_numpy(received)
-        if close(got, want, atol=1e-5):
-            continue
-        hint = ("start from zeros; for each row in order: y_hat = step(w . [1, x]) (strict > 0), "
-                "then w += lr * (y - y_hat) * [1, x]")
-        if not np.any(got):
-            hint = "w is still all zeros: update it inside the loop over the rows (w = w + ...)"
-        elif close(got[1:], want[1:], atol=1e-5):
-            hint = "update the bias w[0] too: the row [1, x] starts with the constant input 1"
-        return report(name, False, expected=np.round(want, 4), received=np.round(got, 4),
-                      hint=f"{case.label}: {hint}")
-    return report(name, True)
+    wrong = [(case, as_numpy(received), want) for case, received, want in zip(cases, answers, expected)
+             if not close(as_numpy(received), want, atol=1e-5)]
+    if not wrong:
+        return report(name, True)
+    # a mistake is named only when every wrong case shows it; a frozen bias also changes the other weights' path,
+    # so it shows as w[0] left at 0 where the solution's is not
+    hint = ("start from zeros; for each row in order: y_hat = step(w . [1, x]) (strict > 0), "
+            "then w += lr * (y - y_hat) * [1, x]")
+    if not any(np.any(got) for _, got, _ in wrong):
+        hint = "w is still all zeros: update it inside the loop over the rows (w = w + ...)"
+    elif all(got[0] == 0 for _, got, _ in wrong) and any(want[0] != 0 for _, _, want in wrong):
+        hint = "update the bias w[0] too: the row [1, x] starts with the constant input 1"
+    case, got, want = wrong[0]
+    return report(name, False, expected=np.round(want, 4), received=np.round(got, 4), hint=f"{case.label}: {hint}")
 
 
 # ----------------------------------------------------------------------------- exercise 3

@@ -69,7 +69,7 @@ def check_flat_size(fn: Callable[[int], int]) -> bool:
             hint = "conv 5x5 with stride 1 takes 4 off each side; a 2x2 max-pool halves a side (rounding down)"
             if got * 50 == want:
                 hint = "multiply by the 50 channels of conv2: the flat size is channels * height * width"
-            elif got * 20 == want * 50:
+            elif got * 50 == want * 20:
                 hint = "the last conv layer (conv2) has 50 output channels, not 20"
             elif want and got ** 2 == want * 50:
                 hint = "the feature map is square: 50 * height * width, not 50 * side"
