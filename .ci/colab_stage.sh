@@ -71,7 +71,7 @@ step "every notebook in the simulated Colab"
 step "what differs from the pinned run"
 "$PINNED" -m labkit.authoring.colab_stage diff "$VENV/bin/python" "$PINNED" || failed+=("version report")
 took="$(( $(date +%s) - start )) s (venv $installed s, unit tests $(( tested - installed )) s, notebooks and report \
-$(( $(date +%s) - tested )) s)"
+$(( $(date +%s) - start - tested )) s)"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "colab stage FAILED: ${failed[*]}; took $took"
   exit 1
