@@ -7,6 +7,7 @@ drew for the student's model (codec.fill_weights, in the order of its names), lo
 into a reference (matched by shape, each matching tried) and compares the outputs.
 """
 import itertools
+import math
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -129,11 +130,8 @@ def _same_module(*builders):
     def verify(call: Call, response: dict) -> str | None:
         if kind(response["value"]) != "dict" or kind(response["value"]["__map__"][0][1]) != "tensor":
             return f"expected an nn.Module whose forward returns a tensor, received {describe(response['value'])}"
-        got, best = decode(response["value"]), np.inf
+        got, best, weights = decode(response["value"]), np.inf, None
         got["output"] = got["output"].float()
-        weights = {n: torch.zeros(s, dtype=torch.long if n.endswith("tracked") else torch.float32)
-                   for n, s in got["state"]}
-        fill_weights(SimpleNamespace(state_dict=lambda: weights, eval=lambda: None), call.module["seed"])
         for build in builders:
             ref, slots = build(*call.args).eval(), defaultdict(lambda: ([], []))
             wanted, theirs = _layers((n, t.shape) for n, t in ref.state_dict().items()), _layers(got["state"])
@@ -141,9 +139,11 @@ def _same_module(*builders):
                 for prefix, signature in layers.items():
                     slots[signature][side].append(prefix)
             if any(len(refs) != len(yours) for refs, yours in slots.values()):
-                n = [sum(int(np.prod(s)) for layer in x.values() for _, s in layer) for x in (theirs, wanted)]
+                n = [sum(math.prod(s) for layer in x.values() for _, s in layer) for x in (theirs, wanted)]
                 return f"your state_dict holds {n[0]:,} weights and statistics, a correct module's {n[1]:,}" \
                     + " (in layers of other shapes)" * (n[0] == n[1])
+            if weights is None:  # only now: the claimed shapes are a correct module's, never what an answer claims
+                weights = _seeded_weights(got["state"], call.module["seed"])
             for choice in itertools.islice(itertools.product(*(itertools.permutations(s) for _, s in slots.values())),
                                            5000):
                 with torch.no_grad():
@@ -283,7 +283,15 @@ def _squeezed(shape):
 
 
 def _state_count(value):
-    return sum(int(np.prod(shape)) for name, shape in decode(value)["state"] if not name.endswith("tracked"))
+    return sum(math.prod(shape) for name, shape in decode(value)["state"] if not name.endswith("tracked"))
+
+
+def _seeded_weights(state, seed: int) -> dict[str, torch.Tensor]:
+    """The tensors of a student's module (names and shapes as it sent them), refilled from the probe's seed as the
+    sandbox filled them. Call it only on shapes bounded by a correct module's: an answer's claims are allocated."""
+    weights = {n: torch.zeros(s, dtype=torch.long if n.endswith("tracked") else torch.float32) for n, s in state}
+    fill_weights(SimpleNamespace(state_dict=lambda: weights, eval=lambda: None), seed)
+    return weights
 
 
 def _se_parameters(call, got, want):
@@ -301,10 +309,12 @@ def _se_output(call, got, want):
     if kind(got) != "dict":
         return f"expected an nn.Module, received {describe(got)}"
     value = decode(got)
-    weights = {n: torch.zeros(s, dtype=torch.long if n.endswith("tracked") else torch.float32) for n, s in value["state"]}
-    fill_weights(SimpleNamespace(state_dict=lambda: weights, eval=lambda: None), call.module["seed"])
     channels, reduction = call.args
     reference = SqueezeExcitation(channels, channels // reduction)
+    n, m = _state_count(got), sum(t.numel() for t in reference.state_dict().values())
+    if n > 4 * m + 1024:   # checked before anything is allocated: the shapes are only the answer's claim
+        return f"your block holds {n:,} weights, a correct one {m:,}: the output is compared only near that size"
+    weights = _seeded_weights(value["state"], call.module["seed"])
     theirs = {(n.rpartition(".")[2], _squeezed(t.shape)): t for n, t in weights.items()}
     with torch.no_grad():
         for n, tensor in reference.state_dict().items():
